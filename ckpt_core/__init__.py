@@ -1,0 +1,85 @@
+"""ckptscope's core: capture what torch.compile saves for backward and recomputes, and why.
+
+Public API (torch is imported only when an analysis actually runs):
+
+    analyze_file(path, settings) / analyze_source(text, settings) / analyze(model, inputs, settings)
+        -> Analysis                      compile and capture (needs torch)
+    Settings                             validated analysis settings
+    Analysis, Region, Node, …            the IR (`ir`), JSON via `.to_dict()` / `.from_dict()`
+    validate_analysis(dict)              JSON-schema and invariant checks
+    CkptError and subclasses             every failure a user can cause (see `errors`)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ._version import __version__
+from .errors import (
+    AnalysisError,
+    CkptError,
+    CompileError,
+    GraphBreakError,
+    SandboxError,
+    SettingsError,
+    SnippetContractError,
+    SnippetError,
+    SnippetRuntimeError,
+    SnippetSyntaxError,
+)
+from .ir import SCHEMA_VERSION, Analysis, Graph, GraphBreak, Node, Region, SavedValue
+from .settings import Settings
+from .validate import validate_analysis
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Analysis",
+    "AnalysisError",
+    "CkptError",
+    "CompileError",
+    "Graph",
+    "GraphBreak",
+    "GraphBreakError",
+    "Node",
+    "Region",
+    "SandboxError",
+    "SavedValue",
+    "Settings",
+    "SettingsError",
+    "SnippetContractError",
+    "SnippetError",
+    "SnippetRuntimeError",
+    "SnippetSyntaxError",
+    "__version__",
+    "analyze",
+    "analyze_file",
+    "analyze_source",
+    "validate_analysis",
+]
+
+
+def analyze_file(path: str | os.PathLike[str], settings: Settings | None = None) -> Analysis:
+    """Analyse the snippet file at `path`."""
+    from .capture import analyze_file as _impl
+
+    return _impl(path, settings)
+
+
+def analyze_source(source: str, settings: Settings | None = None, *,
+                   name: str = "snippet.py") -> Analysis:
+    """Analyse snippet text (`name` is how it is labelled in the result)."""
+    from .capture import analyze_source as _impl
+
+    return _impl(source, settings, name=name)
+
+
+def analyze(
+    model: Callable[..., Any], example_inputs: tuple[Any, ...], settings: Settings | None = None,
+    *, loss: Callable[[Any], Any] | None = None,
+) -> Analysis:
+    """Analyse a live model in this process (for notebooks)."""
+    from .capture import analyze_model as _impl
+
+    return _impl(model, example_inputs, settings, loss=loss)

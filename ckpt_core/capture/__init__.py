@@ -1,0 +1,89 @@
+"""The only part of ckpt_core that imports torch: compile a snippet and capture its graphs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .._version import __version__
+from ..classify import classify, renumber_ac_regions, total_summary
+from ..ir import Analysis
+from ..settings import Settings
+from ..source import snippet_sha256
+from .run import capture, resolve_device
+from .snippet import LoadedSnippet, load_snippet
+
+__all__ = ["analyze_file", "analyze_loaded", "analyze_model", "analyze_source"]
+
+
+def analyze_loaded(
+    snippet: LoadedSnippet, settings: Settings, device: str, name: str,
+    timings: dict[str, float] | None = None,
+) -> Analysis:
+    timings = dict(timings or {})
+    start = time.perf_counter()
+    result, _ = capture(snippet, settings, device)
+    timings["capture_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    regions = renumber_ac_regions([classify(r) for r in result.regions])
+    timings["classify_s"] = time.perf_counter() - start
+    timings.update(result.timings_s)
+    return Analysis(
+        ckptscope_version=__version__,
+        torch_version=torch.__version__,
+        device=device,
+        settings=settings.to_dict(),
+        snippet_sha256=snippet_sha256(snippet.source),
+        snippet_name=name,
+        snippet_source=snippet.source,
+        regions=regions,
+        graph_breaks=tuple(result.graph_breaks),
+        summary=total_summary(regions, len(result.graph_breaks)),
+        timings_s={k: round(v, 6) for k, v in timings.items()},
+    )
+
+
+def analyze_source(source: str, settings: Settings | None = None, *,
+                   name: str = "snippet.py") -> Analysis:
+    """Analyse snippet text. The text is written to a private temporary file so tracebacks and
+    torch's stack traces point at real lines."""
+    settings = settings or Settings()
+    device = resolve_device(settings.device)
+    with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
+        path = os.path.join(tmp, os.path.basename(name) or "snippet.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+        start = time.perf_counter()
+        snippet = load_snippet(source, path, device)
+        load_s = time.perf_counter() - start
+        return analyze_loaded(snippet, settings, device, name, {"load_s": load_s})
+
+
+def analyze_file(path: str | os.PathLike[str], settings: Settings | None = None) -> Analysis:
+    settings = settings or Settings()
+    device = resolve_device(settings.device)
+    path = os.path.abspath(os.fspath(path))
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    start = time.perf_counter()
+    snippet = load_snippet(source, path, device)
+    load_s = time.perf_counter() - start
+    return analyze_loaded(snippet, settings, device, os.path.basename(path), {"load_s": load_s})
+
+
+def analyze_model(
+    model: Callable[..., Any], example_inputs: tuple[Any, ...], settings: Settings | None = None,
+    *, loss: Callable[[Any], Any] | None = None,
+) -> Analysis:
+    """In-process analysis of a live model (notebooks). Source lines are those of its files."""
+    settings = settings or Settings()
+    device = resolve_device(settings.device)
+    snippet = LoadedSnippet(model=model, example_inputs=tuple(example_inputs), loss=loss,
+                            path="<in-process>", source="")
+    return analyze_loaded(snippet, settings, device, getattr(model, "__class__", type(model))
+                          .__name__)

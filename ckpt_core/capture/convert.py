@@ -1,0 +1,68 @@
+"""Turn captured `torch.fx` graphs into IR graphs (statuses are filled in later by `classify`)."""
+
+from __future__ import annotations
+
+import torch.fx as fx
+
+from ..ir import Graph, GraphKind, Node, Source
+from . import meta
+
+
+class SourceLines:
+    """The snippet's lines, to attach `{"line", "code"}` to nodes."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self._lines = text.splitlines()
+
+    def source(self, node: fx.Node) -> Source | None:
+        line = meta.snippet_line(node, self.path)
+        if line is None or not 1 <= line <= len(self._lines):
+            return None
+        return Source(line=line, code=self._lines[line - 1].strip())
+
+
+def convert_graph(
+    gm: fx.GraphModule,
+    kind: GraphKind,
+    lines: SourceLines,
+    *,
+    requested: dict[str, str | None] | None = None,
+    params: dict[str, str] | None = None,
+    with_flops: bool = True,
+) -> Graph:
+    """One IR node per FX node, in graph order.
+
+    `requested` maps joint node names to the policy they carried before partitioning; `params`
+    maps placeholder names to parameter/buffer names.
+    """
+    nodes = []
+    for n in gm.graph.nodes:
+        shape, dtype, nbytes = meta.tensor_info(meta.value(n))
+        base = meta.view_base(n)
+        module, module_type = meta.module_path(n)
+        policy = meta.policy_name(n)
+        nodes.append(
+            Node(
+                name=n.name,
+                op=n.op,
+                target=meta.target_name(n),
+                inputs=meta.input_names(n),
+                wraps=meta.wrapped_op(n),
+                shape=shape,
+                dtype=dtype,
+                bytes=nbytes,
+                view_of=base.name if base is not None else None,
+                requested_policy=(requested.get(n.name) if requested is not None else policy),
+                policy=policy,
+                ac_region=meta.ac_graph_id(n),
+                partitioner_tag=meta.partitioner_tag(n),
+                module=module,
+                module_type=module_type,
+                param=(params or {}).get(n.name),
+                source=lines.source(n),
+                flops=meta.flops(n) if with_flops else None,
+                seq_nr=meta.seq_nr(n),
+            )
+        )
+    return Graph(kind=kind, nodes=tuple(nodes))

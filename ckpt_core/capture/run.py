@@ -1,0 +1,253 @@
+"""Compile a loaded snippet under the analysis settings, run forward+backward once, and capture.
+
+Settings are applied with patch contexts and dynamo is reset before and after, so nothing leaks
+from one analysis into the next in the same process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._pytree import tree_leaves
+
+from ..errors import (
+    CkptError,
+    CompileError,
+    GraphBreakError,
+    SettingsError,
+    SnippetContractError,
+)
+from ..ir import GraphBreak, RawRegion
+from ..settings import BAN_RECOMPUTE_FLAGS, Settings
+from .convert import SourceLines
+from .recorder import Recorder, reset_torch_state
+from .snippet import LoadedSnippet, default_device, describe_user_exception, user_frames
+
+_GRAPH_BREAK_LOGGER = "torch._dynamo.symbolic_convert.__graph_breaks"
+_AT_RE = re.compile(r"Graph break in user code at (?P<file>.+):(?P<line>\d+)")
+_REASON_RE = re.compile(r"Graph Break Reason:\s*(?P<reason>.*?)(?:\nUser code traceback:|\Z)", re.S)
+_FILE_LINE_RE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+def resolve_device(requested: str) -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise SettingsError(
+            "settings.device: 'cuda' was requested but this worker has no CUDA device "
+            "(torch.cuda.is_available() is False); use 'auto' or 'cpu'"
+        )
+    return requested
+
+
+@contextlib.contextmanager
+def torch_settings(settings: Settings) -> Iterator[None]:
+    """Every torch knob the settings control, as patch contexts."""
+    functorch_cfg = torch._functorch.config
+    patches: dict[str, Any] = {
+        "activation_memory_budget": settings.memory_budget,
+        "activation_memory_budget_solver": settings.budget_solver,
+    }
+    for flag in BAN_RECOMPUTE_FLAGS:
+        patches[flag] = getattr(settings, flag)
+    with functorch_cfg.patch(patches), torch._dynamo.config.patch(
+        # a graph break raised by user code must not be retried silently with other settings
+        suppress_errors=False,
+    ):
+        yield
+
+
+@dataclass
+class _GraphBreakLog(logging.Handler):
+    """Collects dynamo's graph-break explanations (the `graph_breaks` logging artifact)."""
+
+    path: str
+    lines: list[str]
+    records: list[GraphBreak] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        logging.Handler.__init__(self, level=logging.DEBUG)
+
+    def __hash__(self) -> int:  # logging keeps handlers in sets/lists
+        return id(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        reason_match = _REASON_RE.search(message)
+        reason = (reason_match.group("reason") if reason_match else message).strip()
+        line = None
+        for m in _FILE_LINE_RE.finditer(message):
+            if m.group("file") == self.path:
+                line = int(m.group("line"))
+        at = _AT_RE.search(message)
+        if line is None and at and at.group("file") == self.path:
+            line = int(at.group("line"))
+        code = self.lines[line - 1].strip() if line and 0 < line <= len(self.lines) else None
+        brk = GraphBreak(reason=reason, line=line, code=code)
+        if brk not in self.records:
+            self.records.append(brk)
+
+
+@contextlib.contextmanager
+def capture_graph_breaks(path: str, source: str) -> Iterator[_GraphBreakLog]:
+    handler = _GraphBreakLog(path=path, lines=source.splitlines())
+    logger = logging.getLogger(_GRAPH_BREAK_LOGGER)
+    previous = (logger.level, logger.propagate, logger.disabled)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # keep torch's own stderr printing out of our output
+    logger.disabled = False
+    enabled = torch._logging._internal.log_state.is_artifact_enabled("graph_breaks")
+    if not enabled:
+        torch._logging._internal.log_state.enable_artifact("graph_breaks")
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous[0])
+        logger.propagate, logger.disabled = previous[1], previous[2]
+        if not enabled:
+            torch._logging._internal.log_state.artifact_names.discard("graph_breaks")
+
+
+@dataclass
+class CaptureResult:
+    device: str
+    regions: list[RawRegion]
+    graph_breaks: list[GraphBreak]
+    timings_s: dict[str, float]
+
+
+def default_loss(output: Any) -> torch.Tensor:
+    """The sum of every floating output that requires grad."""
+    parts = [
+        t.float().sum()
+        for t in tree_leaves(output)
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and t.requires_grad
+    ]
+    if not parts:
+        raise SnippetContractError(
+            "the model's output has no floating tensor that requires grad, so there is no "
+            "backward to analyse; define `loss(output)` or make an input or parameter require grad"
+        )
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
+
+
+def _check_requires_grad(snippet: LoadedSnippet) -> None:
+    params = snippet.model.parameters() if isinstance(snippet.model, nn.Module) else iter(())
+    if any(p.requires_grad for p in params):
+        return
+    if any(isinstance(t, torch.Tensor) and t.requires_grad for t in tree_leaves(
+            snippet.example_inputs)):
+        return
+    raise SnippetContractError(
+        "nothing requires grad: no parameter of `model` and no tensor in `example_inputs` has "
+        "requires_grad=True, so torch.compile builds no backward graph to analyse"
+    )
+
+
+def _compile_error(e: BaseException, snippet: LoadedSnippet) -> CkptError:
+    """Map an exception from the compiled call, keeping torch's message text."""
+    if isinstance(e, CkptError):
+        return e
+    text = str(e)
+    line = None
+    for m in _FILE_LINE_RE.finditer(text):
+        if m.group("file") == snippet.path:
+            line = int(m.group("line"))
+    frames = user_frames(e, snippet.path)
+    if line is None and frames:
+        line = frames[-1].lineno
+    exc_mod = torch._dynamo.exc
+    if isinstance(e, exc_mod.Unsupported):
+        return GraphBreakError(
+            f"graph break with fullgraph=True: {text}", line=line
+        )
+    if isinstance(e, exc_mod.BackendCompilerFailed):
+        inner = e.inner_exception
+        if isinstance(inner, CkptError):
+            return inner
+        return CompileError(f"torch.compile failed: {type(inner).__name__}: {inner}", line=line)
+    if isinstance(e, exc_mod.TorchDynamoException):
+        return CompileError(f"torch.compile failed: {type(e).__name__}: {text}", line=line)
+    if frames:
+        return describe_user_exception(e, snippet.path, "the model")
+    return CompileError(f"torch.compile failed: {type(e).__name__}: {text}", line=line)
+
+
+def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
+            convert: bool = True) -> tuple[CaptureResult, Recorder]:
+    """Compile, run forward and backward once, and return what the recorder captured."""
+    _check_requires_grad(snippet)
+    recorder = Recorder(settings, SourceLines(snippet.path, snippet.source), convert=convert)
+    timings: dict[str, float] = {}
+    reset_torch_state()
+    try:
+        with torch_settings(settings), default_device(device), capture_graph_breaks(
+            snippet.path, snippet.source
+        ) as breaks:
+            compiled: Callable[..., Any] = torch.compile(
+                snippet.model, backend=recorder.backend, fullgraph=settings.fullgraph,
+                dynamic=False,
+            )
+            start = time.perf_counter()
+            try:
+                output = compiled(*snippet.example_inputs)
+            except Exception as e:  # noqa: BLE001 -- classified below, torch's text kept
+                raise _compile_error(e, snippet) from e
+            timings["trace_forward_s"] = time.perf_counter() - start
+            start = time.perf_counter()
+            if snippet.loss is not None:
+                try:
+                    loss = snippet.loss(output)
+                except Exception as e:  # noqa: BLE001 -- user code
+                    raise describe_user_exception(e, snippet.path, "loss(output)") from e
+                if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                    raise SnippetContractError(
+                        f"`loss(output)` must return a scalar tensor, got {_describe(loss)}"
+                    )
+                if not loss.requires_grad:
+                    raise SnippetContractError(
+                        "`loss(output)` returned a tensor that does not require grad"
+                    )
+            else:
+                loss = default_loss(output)
+            try:
+                loss.backward()
+            except Exception as e:  # noqa: BLE001 -- classified, torch's text kept
+                raise _compile_error(e, snippet) from e
+            timings["backward_s"] = time.perf_counter() - start
+    finally:
+        reset_torch_state()
+    regions = []
+    for r in recorder.regions:
+        graphs = {k: g for k, g in (("joint", r.joint), ("forward", r.forward),
+                                     ("backward", r.backward)) if g is not None}
+        if "forward" not in graphs:
+            continue
+        regions.append(RawRegion(index=len(regions), graphs=graphs,
+                                 num_user_outputs=r.num_user_outputs,
+                                 parameter_inputs=r.static_input_names))
+    if convert and not regions:
+        raise SnippetContractError(
+            "torch.compile captured no graph: the model ran no tensor operation dynamo could trace"
+        )
+    return CaptureResult(device=device, regions=regions, graph_breaks=list(breaks.records),
+                         timings_s=timings), recorder
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return type(value).__name__

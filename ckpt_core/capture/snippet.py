@@ -1,0 +1,131 @@
+"""Run a snippet's module code and pull out its `model`, `example_inputs` and `loss`."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import linecache
+import sys
+import traceback
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import SnippetContractError, SnippetRuntimeError
+from ..source import check_source
+
+
+@dataclasses.dataclass
+class LoadedSnippet:
+    model: Callable[..., Any]
+    example_inputs: tuple[Any, ...]
+    loss: Callable[[Any], Any] | None
+    path: str
+    source: str
+
+
+def user_frames(exc: BaseException, path: str) -> list[traceback.FrameSummary]:
+    """The frames of `exc`'s traceback that lie in the snippet file."""
+    return [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
+
+
+def describe_user_exception(exc: BaseException, path: str, what: str) -> SnippetRuntimeError:
+    """A SnippetRuntimeError keeping the exception text and the snippet's own traceback lines."""
+    frames = user_frames(exc, path)
+    lines = [f"{what} raised {type(exc).__name__}: {exc}"]
+    if frames:
+        lines.append("snippet traceback (most recent call last):")
+        lines += [f"  line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames]
+    return SnippetRuntimeError("\n".join(lines), line=frames[-1].lineno if frames else None)
+
+
+@contextlib.contextmanager
+def default_device(device: str) -> Iterator[None]:
+    """Tensors the snippet creates land on the analysis' device."""
+    if device == "cpu":
+        yield
+        return
+    previous = torch.get_default_device()
+    torch.set_default_device(device)
+    try:
+        yield
+    finally:
+        torch.set_default_device(previous)
+
+
+def load_snippet(source: str, path: str, device: str) -> LoadedSnippet:
+    """Execute the snippet as a fresh module whose `__file__` is `path`."""
+    tree = check_source(source, path)
+    code = compile(tree, path, "exec")
+    # Tracebacks and dynamo's stack traces read source lines through linecache.
+    linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+    module = types.ModuleType("ckpt_snippet")
+    module.__file__ = path
+    sys.modules["ckpt_snippet"] = module
+    try:
+        with default_device(device):
+            try:
+                exec(code, module.__dict__)
+            except Exception as e:  # noqa: BLE001 -- any error of user code is reported as such
+                raise describe_user_exception(e, path, "the snippet") from e
+            model = _get_model(module)
+            inputs = _get_inputs(module, path)
+    finally:
+        sys.modules.pop("ckpt_snippet", None)
+    loss = getattr(module, "loss", None)
+    if loss is not None and not callable(loss):
+        raise SnippetContractError(
+            f"`loss` must be a function loss(output) -> scalar tensor, got {type(loss).__name__}"
+        )
+    if isinstance(model, nn.Module):
+        model = model.to(device)
+    return LoadedSnippet(model=model, example_inputs=inputs, loss=loss, path=path, source=source)
+
+
+def _get_model(module: types.ModuleType) -> Callable[..., Any]:
+    if not hasattr(module, "model"):
+        raise SnippetContractError("the snippet does not define `model` at module level")
+    model = module.model
+    if isinstance(model, type):
+        raise SnippetContractError(
+            f"`model` is the class {model.__name__}, not an instance; write "
+            f"`model = {model.__name__}(...)`"
+        )
+    if isinstance(model, nn.Module) or callable(model):
+        return model  # type: ignore[no-any-return]
+    raise SnippetContractError(
+        f"`model` must be an nn.Module or a function of tensors, got {type(model).__name__}"
+    )
+
+
+def _get_inputs(module: types.ModuleType, path: str) -> tuple[Any, ...]:
+    if not hasattr(module, "example_inputs"):
+        raise SnippetContractError("the snippet does not define `example_inputs` at module level")
+    value = module.example_inputs
+    if callable(value) and not isinstance(value, torch.Tensor):
+        try:
+            value = value()
+        except TypeError as e:
+            if "argument" in str(e):
+                raise SnippetContractError(
+                    f"`example_inputs` must take no arguments: {e}"
+                ) from e
+            raise describe_user_exception(e, path, "example_inputs()") from e
+        except Exception as e:  # noqa: BLE001 -- user code
+            raise describe_user_exception(e, path, "example_inputs()") from e
+    if isinstance(value, torch.Tensor):
+        raise SnippetContractError(
+            "`example_inputs` must be a tuple of tensors, got a single tensor; "
+            "write `example_inputs = (x,)`"
+        )
+    if not isinstance(value, tuple | list):
+        raise SnippetContractError(
+            "`example_inputs` must be a tuple of tensors (or a function returning one), "
+            f"got {type(value).__name__}"
+        )
+    if not any(isinstance(v, torch.Tensor) for v in value):
+        raise SnippetContractError("`example_inputs` contains no tensor")
+    return tuple(value)

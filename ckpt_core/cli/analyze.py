@@ -1,0 +1,58 @@
+"""`ckpt analyze SNIPPET.py`: capture, classify, print a summary, write the JSON."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from ..errors import CkptError
+from ..report import text_summary
+from .common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    add_settings_arguments,
+    report_error,
+    settings_from_args,
+    write_json,
+)
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "analyze",
+        help="compile a snippet and show what is saved, recomputed and forward-only",
+        description=(
+            "Compile SNIPPET.py (defining `model`, `example_inputs` and optionally "
+            "`loss(output)`) with torch.compile, capture the joint/forward/backward graphs and "
+            "their checkpoint policies, and classify every forward node. Exit 0 on success, 2 "
+            "on a bad snippet or compile error."
+        ),
+    )
+    p.add_argument("snippet", metavar="SNIPPET.py")
+    add_settings_arguments(p)
+    p.add_argument("-o", "--output", metavar="OUT.json",
+                   help="write the analysis JSON here (an {\"error\": …} document on failure)")
+    p.add_argument("--top", type=int, default=5, help="largest saved tensors to list per region")
+    p.add_argument("-v", "--verbose", action="store_true", help="print errors in full")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import analyze_file
+
+    if not os.path.isfile(args.snippet):
+        print(f"ckpt: no such file: {args.snippet}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        settings = settings_from_args(args)
+        analysis = analyze_file(args.snippet, settings)
+    except CkptError as e:
+        return report_error(e, args.output, args.verbose)
+    doc = analysis.to_dict()
+    print(text_summary(doc, top=args.top))
+    if args.output:
+        write_json(args.output, doc)
+        print(f"\nwrote {args.output}")
+    return EXIT_OK

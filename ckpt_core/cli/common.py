@@ -1,0 +1,66 @@
+"""Arguments and error handling shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from ..errors import CkptError
+from ..settings import BAN_RECOMPUTE_FLAGS, HELP, Settings
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def add_settings_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("analysis settings (defaults: what plain torch.compile does)")
+    g.add_argument("--decompositions", choices=("inductor", "none"), default="inductor",
+                   help=HELP["decompositions"])
+    g.add_argument("--partitioner", choices=("min_cut", "default"), default="min_cut",
+                   help=HELP["partitioner"])
+    g.add_argument("--memory-budget", type=float, default=1.0, metavar="F",
+                   help=HELP["memory_budget"])
+    g.add_argument("--budget-solver", choices=("dp", "greedy", "ilp"), default="dp",
+                   help=HELP["budget_solver"])
+    for flag in BAN_RECOMPUTE_FLAGS:
+        g.add_argument("--" + flag.replace("_", "-"), action=argparse.BooleanOptionalAction,
+                       default=True, help=HELP[flag])
+    g.add_argument("--fullgraph", action="store_true", help=HELP["fullgraph"])
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help=HELP["device"])
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings(
+        decompositions=args.decompositions,
+        partitioner=args.partitioner,
+        memory_budget=args.memory_budget,
+        budget_solver=args.budget_solver,
+        fullgraph=args.fullgraph,
+        device=args.device,
+        **{flag: getattr(args, flag) for flag in BAN_RECOMPUTE_FLAGS},
+    )
+
+
+def write_json(path: str, doc: dict[str, Any]) -> None:
+    """Write atomically, so a reader never sees half a file."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def report_error(e: CkptError, out: str | None, verbose: bool = False) -> int:
+    """One line on stderr (the whole message with --verbose); the full document with -o."""
+    lines = e.message.strip().splitlines() or [""]
+    where = f" (snippet line {e.line})" if e.line else ""
+    text = e.message.strip() if verbose else lines[0]
+    more = "" if verbose or len(lines) == 1 else f" [+{len(lines) - 1} lines: --verbose or -o]"
+    print(f"ckpt: {type(e).__name__}{where}: {text}{more}", file=sys.stderr)
+    if out:
+        write_json(out, {"error": e.to_dict()})
+    return EXIT_BAD_INPUT

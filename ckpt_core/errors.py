@@ -1,0 +1,94 @@
+"""The one exception tree of ckptscope; every failure a user can cause is one of these.
+
+    CkptError                 anything ckptscope reports as a failed analysis
+    ├── SettingsError         an analysis setting is invalid or cannot be honoured here
+    ├── SnippetError          the uploaded snippet is at fault
+    │   ├── SnippetSyntaxError    it does not parse (line and column given)
+    │   ├── SnippetContractError  `model` / `example_inputs` / `loss` missing or of the wrong kind,
+    │   │                         nothing requires grad, or it calls torch.compile / sets torch configs
+    │   └── SnippetRuntimeError   the snippet's own code raised (its traceback lines kept)
+    ├── CompileError          torch.compile failed (torch's message kept verbatim)
+    │   └── GraphBreakError       a graph break with `fullgraph=True`
+    ├── SandboxError          the isolated worker could not run or return the job
+    └── AnalysisError         the captured graphs are inconsistent (a ckptscope bug, never the user's)
+
+Each error carries a stable `code`, a human `message` and, where there is one, the snippet `line`.
+`to_dict()` is the `{"type", "code", "message", "line"}` document the CLI and the server emit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CkptError(Exception):
+    """Base of every error ckptscope reports."""
+
+    code = "ckpt_error"
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": type(self).__name__,
+            "code": self.code,
+            "message": self.message,
+            "line": self.line,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CkptError:
+        """Rebuild an error sent across a process boundary as JSON."""
+        by_name = {c.__name__: c for c in _all_subclasses(CkptError)}
+        by_name["CkptError"] = CkptError
+        kind = by_name.get(str(data.get("type")), CkptError)
+        line = data.get("line")
+        return kind(str(data.get("message", "")), line=line if isinstance(line, int) else None)
+
+
+def _all_subclasses(cls: type[CkptError]) -> list[type[CkptError]]:
+    out: list[type[CkptError]] = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+class SettingsError(CkptError):
+    code = "invalid_settings"
+
+
+class SnippetError(CkptError):
+    code = "bad_snippet"
+
+
+class SnippetSyntaxError(SnippetError):
+    code = "snippet_syntax_error"
+
+
+class SnippetContractError(SnippetError):
+    code = "snippet_contract"
+
+
+class SnippetRuntimeError(SnippetError):
+    code = "snippet_raised"
+
+
+class CompileError(CkptError):
+    code = "compile_error"
+
+
+class GraphBreakError(CompileError):
+    code = "graph_break"
+
+
+class SandboxError(CkptError):
+    code = "sandbox_error"
+
+
+class AnalysisError(CkptError):
+    code = "analysis_error"

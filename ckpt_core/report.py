@@ -1,0 +1,77 @@
+"""The readable text summary `ckpt analyze` prints (pure: analysis dict in, text out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .units import fmt_bytes, fmt_flops
+
+
+def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
+    s = doc["summary"]
+    settings = doc["settings"]
+    from .settings import Settings
+
+    defaults = Settings().to_dict()
+    changed = {k: v for k, v in settings.items() if k != "device" and defaults.get(k) != v}
+    out = [
+        f"{doc['snippet_name']}  ·  torch {doc['torch_version']}  ·  device {doc['device']}",
+        "settings: " + (", ".join(f"{k}={v}" for k, v in changed.items())
+                        or "defaults (what plain torch.compile does)"),
+        f"{s['region_count']} compiled region(s), {s['graph_break_count']} graph break(s); "
+        f"saved {s['saved_count']} value(s), {s['saved_activation_count']} activation(s) = "
+        f"{fmt_bytes(s['saved_activation_bytes'])}; recomputed {s['recomputed_count']} op(s) = "
+        f"{fmt_flops(s['recompute_flops'])} of {fmt_flops(s['forward_flops'])} forward",
+    ]
+    for brk in doc["graph_breaks"]:
+        where = f"line {brk['line']}: {brk['code']}" if brk.get("line") else "unknown line"
+        first = brk["reason"].strip().splitlines()[0] if brk["reason"].strip() else "?"
+        out.append(f"  graph break at {where} — {first}")
+    for region in doc["regions"]:
+        out.append("")
+        out.extend(_region_lines(region, top))
+    return "\n".join(out)
+
+
+def _region_lines(region: dict[str, Any], top: int) -> list[str]:
+    rs = region["summary"]
+    graphs = region["graphs"]
+    counts = ", ".join(
+        f"{k} {sum(rs['op_counts'].get(k, {}).values())} ops" for k in graphs
+    )
+    lines = [f"region {region['index']}: {counts}"]
+    if "backward" not in graphs:
+        lines.append("  inference only (nothing requires grad here): no backward graph")
+        return lines
+    lines.append(
+        f"  saved {rs['saved_count']} ({rs['saved_activation_count']} activation storages, "
+        f"{fmt_bytes(rs['saved_activation_bytes'])}); recomputed {rs['recomputed_count']} op(s), "
+        f"{fmt_flops(rs['recompute_flops'])}; forward-only {rs['forward_only_count']}"
+    )
+    fw = {n["name"]: n for n in graphs["forward"]["nodes"]}
+    activations = [s for s in region["saved"] if s["kind"] in ("activation", "rng_state")]
+    activations.sort(key=lambda s: (-s["bytes"], s["forward_node"]))
+    if activations:
+        lines.append(f"  largest saved tensors (of {len(activations)}):")
+    for s in activations[:top]:
+        node = fw.get(s["forward_node"], {})
+        shape = "×".join(map(str, s["shape"])) if s.get("shape") else "-"
+        where = f"line {node['source']['line']}" if node.get("source") else ""
+        module = node.get("module") or "(root)"
+        lines.append(
+            f"    {s['forward_node']:<24} {fmt_bytes(s['bytes']):>10}  {s['dtype'] or '':<9}"
+            f" {shape:<16} {node.get('target', ''):<28} {module} {where}".rstrip()
+        )
+    others = [s for s in region["saved"] if s["kind"] not in ("activation", "rng_state")]
+    if others:
+        kinds: dict[str, int] = {}
+        for s in others:
+            kinds[s["kind"]] = kinds.get(s["kind"], 0) + 1
+        lines.append("  also saved at no extra cost: " + ", ".join(
+            f"{n} {k}(s)" for k, n in sorted(kinds.items())))
+    recomputed = [n for n in graphs["backward"]["nodes"] if n["status"] == "recompute"]
+    if recomputed:
+        names = ", ".join(n["name"] for n in recomputed[:12])
+        more = f" … (+{len(recomputed) - 12})" if len(recomputed) > 12 else ""
+        lines.append(f"  recomputed in backward: {names}{more}")
+    return lines
