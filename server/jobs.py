@@ -1,0 +1,71 @@
+"""The seam between the API and whatever runs analyses: a small protocol and its records.
+
+The API only talks to a `JobBackend`. The real one (server/worker) queues jobs on Huey and runs
+each in a sandbox; tests can use an in-process fake, as httpx tests use MockTransport.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+#: Stages a job passes through, in order; `progress` in [0, 1] rises with them.
+Stage = Literal[
+    "queued", "starting", "tracing", "partitioning", "analysing", "storing", "done", "failed",
+    "cancelled",
+]
+STAGES: tuple[Stage, ...] = (
+    "queued", "starting", "tracing", "partitioning", "analysing", "storing", "done",
+)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to analyse: snippet text and validated settings (`Settings.to_dict()`)."""
+
+    job_id: str
+    source: str
+    settings: dict[str, Any]
+    snippet_name: str = "snippet.py"
+    #: "cpu" or "cuda": routes the job to a CPU or GPU consumer
+    device: str = "cpu"
+    #: extra work the job should do (e.g. {"sweep_budgets": [1.0, 0.5]})
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One progress event: `stage`, `progress` in [0, 1], a human `message`, wall time `at`."""
+
+    job_id: str
+    stage: Stage
+    progress: float
+    message: str = ""
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """A finished job: exactly one of `result` (the analysis document) or `error`
+    (`CkptError.to_dict()`: type, code, message, line)."""
+
+    job_id: str
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class JobBackend(Protocol):
+    def submit(self, spec: JobSpec) -> None:
+        """Queue a job; returns at once. Never loses it: a crash re-queues or fails it."""
+
+    def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
+        """Events of a job from index `after` on (for SSE and polling)."""
+
+    def outcome(self, job_id: str) -> JobOutcome | None:
+        """The finished job's outcome, or None while it runs."""
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a queued or running job (kills its sandbox); True if it was stopped."""
+
+    def close(self) -> None:
+        """Stop consumers and release resources."""
