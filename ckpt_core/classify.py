@@ -232,30 +232,39 @@ def _op_counts(nodes: Iterable[Node]) -> dict[str, int]:
 
 
 def renumber_ac_regions(regions: Sequence[Region]) -> tuple[Region, ...]:
-    """`ac_graph_id` is a process-wide counter; renumber 1, 2, … by first appearance."""
+    """Make process-wide counters per-analysis, so the same snippet gives the same document.
+
+    `ac_graph_id` is renumbered 1, 2, … by first appearance; autograd's `seq_nr` is shifted so
+    the smallest in the analysis is 0 (differences, which link forward and backward, are kept).
+    """
     mapping: dict[int, int] = {}
+    seq_nrs: list[int] = []
     for region in regions:
         for kind in ("joint", "forward", "backward"):
             graph = region.graphs.get(kind)
             for n in graph.nodes if graph else ():
                 if n.ac_region is not None and n.ac_region not in mapping:
                     mapping[n.ac_region] = len(mapping) + 1
-    if not mapping:
-        return tuple(regions)
-    out = []
-    for region in regions:
-        graphs = {
-            kind: Graph(
-                kind=g.kind,
-                nodes=tuple(
-                    replace(n, ac_region=mapping[n.ac_region]) if n.ac_region is not None else n
-                    for n in g.nodes
-                ),
-            )
+                if n.seq_nr is not None:
+                    seq_nrs.append(n.seq_nr)
+    base = min(seq_nrs, default=0)
+
+    def renumbered(n: Node) -> Node:
+        if n.ac_region is None and n.seq_nr is None:
+            return n
+        return replace(
+            n,
+            ac_region=mapping[n.ac_region] if n.ac_region is not None else None,
+            seq_nr=n.seq_nr - base if n.seq_nr is not None else None,
+        )
+
+    return tuple(
+        replace(region, graphs={
+            kind: Graph(kind=g.kind, nodes=tuple(renumbered(n) for n in g.nodes))
             for kind, g in region.graphs.items()
-        }
-        out.append(replace(region, graphs=graphs))
-    return tuple(out)
+        })
+        for region in regions
+    )
 
 
 def total_summary(regions: Sequence[Region], graph_break_count: int) -> dict[str, object]:

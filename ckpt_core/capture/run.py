@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch._dynamo
+import torch._functorch.config as functorch_config
 from torch import nn
 from torch.utils._pytree import tree_leaves
 
@@ -51,14 +54,13 @@ def resolve_device(requested: str) -> str:
 @contextlib.contextmanager
 def torch_settings(settings: Settings) -> Iterator[None]:
     """Every torch knob the settings control, as patch contexts."""
-    functorch_cfg = torch._functorch.config
     patches: dict[str, Any] = {
         "activation_memory_budget": settings.memory_budget,
         "activation_memory_budget_solver": settings.budget_solver,
     }
     for flag in BAN_RECOMPUTE_FLAGS:
         patches[flag] = getattr(settings, flag)
-    with functorch_cfg.patch(patches), torch._dynamo.config.patch(
+    with functorch_config.patch(patches), torch._dynamo.config.patch(
         # a graph break raised by user code must not be retried silently with other settings
         suppress_errors=False,
     ):
@@ -166,6 +168,7 @@ def _compile_error(e: BaseException, snippet: LoadedSnippet) -> CkptError:
     for m in _FILE_LINE_RE.finditer(text):
         if m.group("file") == snippet.path:
             line = int(m.group("line"))
+    text = text.replace(snippet.path, os.path.basename(snippet.path))
     frames = user_frames(e, snippet.path)
     if line is None and frames:
         line = frames[-1].lineno

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import linecache
+import os
 import sys
 import traceback
 import types
@@ -35,7 +36,8 @@ def user_frames(exc: BaseException, path: str) -> list[traceback.FrameSummary]:
 def describe_user_exception(exc: BaseException, path: str, what: str) -> SnippetRuntimeError:
     """A SnippetRuntimeError keeping the exception text and the snippet's own traceback lines."""
     frames = user_frames(exc, path)
-    lines = [f"{what} raised {type(exc).__name__}: {exc}"]
+    text = str(exc).replace(path, os.path.basename(path))
+    lines = [f"{what} raised {type(exc).__name__}: {text}"]
     if frames:
         lines.append("snippet traceback (most recent call last):")
         lines += [f"  line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames]

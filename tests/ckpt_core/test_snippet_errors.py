@@ -1,0 +1,139 @@
+"""Every class of bad snippet gets its own CkptError subclass, a clear message and the line."""
+
+from __future__ import annotations
+
+import pytest
+
+import ckpt_core
+from ckpt_core import (
+    CompileError,
+    SettingsError,
+    SnippetContractError,
+    SnippetRuntimeError,
+    SnippetSyntaxError,
+)
+
+pytestmark = pytest.mark.torch_compile
+
+HEAD = "import torch\nfrom torch import nn\n"
+
+
+def analyze(src: str, **settings: object) -> ckpt_core.Analysis:
+    return ckpt_core.analyze_source(src, ckpt_core.Settings(**settings))  # type: ignore[arg-type]
+
+
+def test_syntax_error() -> None:
+    with pytest.raises(SnippetSyntaxError) as info:
+        analyze(HEAD + "model = nn.Linear(2, 2\nexample_inputs = ()\n")
+    assert info.value.line == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ("model = nn.Linear\nexample_inputs = (torch.randn(1, 2),)\n", "class Linear"),
+        ("model = 3\nexample_inputs = (torch.randn(1, 2),)\n", "nn.Module or a function"),
+        ("model = nn.Linear(2, 2)\nexample_inputs = torch.randn(1, 2)\n", "single tensor"),
+        ("model = nn.Linear(2, 2)\nexample_inputs = 5\n", "tuple of tensors"),
+        ("model = nn.Linear(2, 2)\nexample_inputs = (1, 2)\n", "contains no tensor"),
+        ("model = nn.Linear(2, 2)\ndef example_inputs(n):\n    return (torch.randn(n, 2),)\n",
+         "no arguments"),
+        ("model = nn.Linear(2, 2)\nexample_inputs = (torch.randn(1, 2),)\nloss = 3\n",
+         "`loss` must be a function"),
+    ],
+)
+def test_contract_errors(body: str, match: str) -> None:
+    with pytest.raises(SnippetContractError, match=match):
+        analyze(HEAD + body)
+
+
+def test_nothing_requires_grad() -> None:
+    src = HEAD + (
+        "model = nn.Linear(2, 2).requires_grad_(False)\n"
+        "example_inputs = (torch.randn(1, 2),)\n"
+    )
+    with pytest.raises(SnippetContractError, match="nothing requires grad"):
+        analyze(src)
+
+
+def test_user_exception_at_import_keeps_the_snippet_traceback() -> None:
+    src = HEAD + "def build():\n    raise ValueError('bad width')\nmodel = build()\n" \
+        "example_inputs = ()\n"
+    with pytest.raises(SnippetRuntimeError) as info:
+        analyze(src)
+    assert info.value.line == 4
+    assert "ValueError: bad width" in info.value.message
+    assert "line 3, in <module>" not in info.value.message  # only real snippet frames
+    assert "line 5, in <module>: model = build()" in info.value.message
+
+
+def test_user_exception_in_example_inputs() -> None:
+    src = HEAD + "model = nn.Linear(2, 2)\ndef example_inputs():\n    return (1 / 0,)\n"
+    with pytest.raises(SnippetRuntimeError, match="ZeroDivisionError") as info:
+        analyze(src)
+    assert info.value.line == 5
+
+
+def test_shape_error_inside_forward_keeps_torchs_text_and_line() -> None:
+    src = HEAD + (
+        "class M(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(3, 2)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+        "model = M()\n"
+        "example_inputs = (torch.randn(4, 5),)\n"
+    )
+    with pytest.raises((CompileError, SnippetRuntimeError)) as info:
+        analyze(src)
+    assert "same reduction dim, but got [4, 5] X [3, 2]" in info.value.message
+    assert info.value.line == 8
+    assert "/tmp/" not in info.value.message  # the snippet is named, not its temporary path
+
+
+def test_bad_sac_context_fn_keeps_torchs_message() -> None:
+    src = HEAD + (
+        "import contextlib\n"
+        "from torch.utils.checkpoint import checkpoint\n"
+        "def plain_contexts():\n"
+        "    return contextlib.nullcontext(), contextlib.nullcontext()\n"
+        "class M(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(4, 4)\n"
+        "    def forward(self, x):\n"
+        "        return checkpoint(self.fc, x, use_reentrant=False, context_fn=plain_contexts)\n"
+        "model = M()\n"
+        "example_inputs = (torch.randn(2, 4),)\n"
+    )
+    with pytest.raises(ckpt_core.CkptError) as info:
+        analyze(src)
+    assert "must generate a tuple of two `TorchDispatchMode`s" in info.value.message
+
+
+def test_cuda_requested_without_a_gpu() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(SettingsError, match="no CUDA device"):
+        analyze(HEAD + "model = nn.Linear(2, 2)\nexample_inputs = (torch.randn(1, 2),)\n",
+                device="cuda")
+
+
+def test_loss_must_return_a_scalar() -> None:
+    src = HEAD + "model = nn.Linear(2, 2)\nexample_inputs = (torch.randn(3, 2),)\n" \
+        "def loss(out):\n    return out\n"
+    with pytest.raises(SnippetContractError, match="scalar tensor"):
+        analyze(src)
+
+
+def test_function_model_with_grad_input() -> None:
+    src = HEAD + (
+        "def model(x, w):\n    return (x @ w).relu().sum(0)\n"
+        "example_inputs = (torch.randn(3, 4, requires_grad=True), torch.randn(4, 5))\n"
+    )
+    doc = analyze(src).to_dict()
+    ckpt_core.validate_analysis(doc)
+    assert doc["regions"][0]["graphs"]["forward"]["nodes"][0]["status"] == "input"
