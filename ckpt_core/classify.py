@@ -179,7 +179,7 @@ def _mark(
     *,
     recompute_of: dict[str, str] | None = None,
 ) -> Graph:
-    """New graph with statuses; forward/backward nodes take their requested policy from the joint."""
+    """New graph with statuses; forward/backward nodes take the joint's requested policy."""
     assert callable(status_of)
     nodes = []
     for n in graph.nodes:

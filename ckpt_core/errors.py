@@ -5,12 +5,14 @@
     ├── SnippetError          the uploaded snippet is at fault
     │   ├── SnippetSyntaxError    it does not parse (line and column given)
     │   ├── SnippetContractError  `model` / `example_inputs` / `loss` missing or of the wrong kind,
-    │   │                         nothing requires grad, or it calls torch.compile / sets torch configs
+    │   │                         nothing requires grad, or it calls torch.compile or sets
+    │   │                         torch configs
     │   └── SnippetRuntimeError   the snippet's own code raised (its traceback lines kept)
     ├── CompileError          torch.compile failed (torch's message kept verbatim)
     │   └── GraphBreakError       a graph break with `fullgraph=True`
     ├── SandboxError          the isolated worker could not run or return the job
-    └── AnalysisError         the captured graphs are inconsistent (a ckptscope bug, never the user's)
+    └── AnalysisError         the captured graphs are inconsistent (a ckptscope bug, never
+                              the user's)
 
 Each error carries a stable `code`, a human `message` and, where there is one, the snippet `line`.
 `to_dict()` is the `{"type", "code", "message", "line"}` document the CLI and the server emit.

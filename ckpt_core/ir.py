@@ -2,8 +2,9 @@
 
 Everything downstream of capture (classification, memory, diff, rendering, the server and the
 browser) reads only these records or their `to_dict()` form; none of them needs torch.
-`SCHEMA_VERSION` is bumped whenever the JSON form changes incompatibly; `schema/analysis.schema.json`
-documents it and `ckpt_core.validate` checks both the schema and the invariants below.
+`SCHEMA_VERSION` is bumped whenever the JSON form changes incompatibly;
+`schema/analysis.schema.json` documents it and `ckpt_core.validate` checks both the schema
+and the invariants below.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ GRAPH_KINDS: tuple[GraphKind, ...] = ("joint", "forward", "backward")
 #: forward:  "parameter" | "input" (placeholders), "saved" (kept for backward), "recomputed"
 #:           (also computed again in backward), "forward_only", "output".
 #: backward: "saved" (a placeholder receiving a saved value), "tangent", "recompute" (a forward op
-#:           computed again; `recompute_of` names it), "gradient" (every other backward op), "output".
-#: joint:    the forward statuses for forward nodes (plus "unused" for nodes the partitioner dropped),
+#:           computed again; `recompute_of` names it), "gradient" (every other backward op),
+#:           "output".
+#: joint:    the forward statuses for forward nodes (plus "unused" for nodes the partitioner
+#:           dropped),
 #:           "tangent", "gradient" for backward nodes, "output".
 Status = str
 
@@ -260,7 +263,7 @@ class Region:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Region:
-        graphs = {k: Graph.from_dict(k, g) for k, g in d["graphs"].items()}  # type: ignore[arg-type]
+        graphs = {k: Graph.from_dict(k, g) for k, g in d["graphs"].items()}
         summary = d.get("summary")
         return cls(
             index=int(d["index"]),

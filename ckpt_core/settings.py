@@ -107,7 +107,8 @@ class Settings:
         unknown = sorted(set(data) - known)
         if unknown:
             raise SettingsError(
-                f"settings: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+                f"settings: unknown field(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
             )
         return cls(**data)
 

@@ -61,9 +61,12 @@ class Recorder:
         self.regions.append(region)
         self._current = region
         self._dynamo_params = self._parameter_sources(gm)
+        compiled: Callable[..., Any]
         if self.settings.decompositions == "inductor":
-            return self._inductor_backend(gm, example_inputs)
-        return self._aot_backend(gm, example_inputs)
+            compiled = self._inductor_backend(gm, example_inputs)
+        else:
+            compiled = self._aot_backend(gm, example_inputs)
+        return compiled
 
     def _inductor_backend(self, gm: fx.GraphModule, example_inputs: Sequence[Any]) -> Any:
         from torch._inductor import config as inductor_config
@@ -168,7 +171,7 @@ class Recorder:
                 if name is not None}
 
 
-class _RecordingPartitioner(CustomPartitionerFn):
+class _RecordingPartitioner(CustomPartitionerFn):  # type: ignore[misc]
     """Inductor's hook for replacing the partitioner; we delegate to torch's own and record."""
 
     def __init__(self, recorder: Recorder):

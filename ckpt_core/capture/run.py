@@ -207,14 +207,14 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
             start = time.perf_counter()
             try:
                 output = compiled(*snippet.example_inputs)
-            except Exception as e:  # noqa: BLE001 -- classified below, torch's text kept
+            except Exception as e:
                 raise _compile_error(e, snippet) from e
             timings["trace_forward_s"] = time.perf_counter() - start
             start = time.perf_counter()
             if snippet.loss is not None:
                 try:
                     loss = snippet.loss(output)
-                except Exception as e:  # noqa: BLE001 -- user code
+                except Exception as e:
                     raise describe_user_exception(e, snippet.path, "loss(output)") from e
                 if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                     raise SnippetContractError(
@@ -228,12 +228,12 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
                 loss = default_loss(output)
             try:
                 loss.backward()
-            except Exception as e:  # noqa: BLE001 -- classified, torch's text kept
+            except Exception as e:
                 raise _compile_error(e, snippet) from e
             timings["backward_s"] = time.perf_counter() - start
     finally:
         reset_torch_state()
-    regions = []
+    regions: list[RawRegion] = []
     for r in recorder.regions:
         graphs = {k: g for k, g in (("joint", r.joint), ("forward", r.forward),
                                      ("backward", r.backward)) if g is not None}

@@ -38,7 +38,7 @@ def test_bad_values_name_the_field(field: str, value: object) -> None:
 
 
 def test_from_dict_refuses_unknown_fields() -> None:
-    with pytest.raises(SettingsError, match="unknown field.*memory_budjet"):
+    with pytest.raises(SettingsError, match=r"unknown field.*memory_budjet"):
         Settings.from_dict({"memory_budjet": 0.5})
 
 
