@@ -71,7 +71,7 @@ def load_snippet(source: str, path: str, device: str) -> LoadedSnippet:
         with default_device(device):
             try:
                 exec(code, module.__dict__)
-            except Exception as e:  # noqa: BLE001 -- any error of user code is reported as such
+            except Exception as e:
                 raise describe_user_exception(e, path, "the snippet") from e
             model = _get_model(module)
             inputs = _get_inputs(module, path)
@@ -116,7 +116,7 @@ def _get_inputs(module: types.ModuleType, path: str) -> tuple[Any, ...]:
                     f"`example_inputs` must take no arguments: {e}"
                 ) from e
             raise describe_user_exception(e, path, "example_inputs()") from e
-        except Exception as e:  # noqa: BLE001 -- user code
+        except Exception as e:
             raise describe_user_exception(e, path, "example_inputs()") from e
     if isinstance(value, torch.Tensor):
         raise SnippetContractError(
