@@ -190,10 +190,13 @@ def _compile_error(e: BaseException, snippet: LoadedSnippet) -> CkptError:
 
 
 def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
-            convert: bool = True) -> tuple[CaptureResult, Recorder]:
-    """Compile, run forward and backward once, and return what the recorder captured."""
+            convert: bool = True, recorder_cls: type[Recorder] = Recorder,
+            ) -> tuple[CaptureResult, Recorder]:
+    """Compile, run forward and backward once, and return what the recorder captured.
+
+    `recorder_cls` lets a caller keep more of each partition (the sweep keeps the joint graph)."""
     _check_requires_grad(snippet)
-    recorder = Recorder(settings, SourceLines(snippet.path, snippet.source), convert=convert)
+    recorder = recorder_cls(settings, SourceLines(snippet.path, snippet.source), convert=convert)
     timings: dict[str, float] = {}
     reset_torch_state()
     try:
