@@ -25,12 +25,21 @@ def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
     ]
     for brk in doc["graph_breaks"]:
         where = f"line {brk['line']}: {brk['code']}" if brk.get("line") else "unknown line"
-        first = brk["reason"].strip().splitlines()[0] if brk["reason"].strip() else "?"
-        out.append(f"  graph break at {where} — {first}")
+        out.append(f"  graph break at {where} — {graph_break_headline(brk['reason'])}")
     for region in doc["regions"]:
         out.append("")
         out.extend(_region_lines(region, top))
     return "\n".join(out)
+
+
+def graph_break_headline(reason: str) -> str:
+    """The most telling line of dynamo's explanation (its `Explanation:` line when present)."""
+    lines = [ln.strip() for ln in reason.strip().splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith("Explanation:"):
+            return ln.removeprefix("Explanation:").strip()
+    return lines[1] if len(lines) > 1 and lines[0].startswith("Encountered") else (
+        lines[0] if lines else "?")
 
 
 def _region_lines(region: dict[str, Any], top: int) -> list[str]:

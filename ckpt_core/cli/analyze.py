@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from typing import Any
@@ -47,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         settings = settings_from_args(args)
-        analysis = analyze_file(args.snippet, settings)
+        # whatever the snippet prints goes to stderr, keeping stdout for the summary
+        with contextlib.redirect_stdout(sys.stderr):
+            analysis = analyze_file(args.snippet, settings)
     except CkptError as e:
         return report_error(e, args.output, args.verbose)
     doc = analysis.to_dict()
