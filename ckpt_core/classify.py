@@ -150,11 +150,58 @@ def classify(raw: RawRegion) -> Region:
         return "recomputed" if n.name in recomputes else "unused"
 
     bw_names = {n.name for n in backward.nodes}
-    fw = _mark(forward, lambda n: _placeholder_status(n, params) or fw_status(n), joint_nodes)
+    saved_kinds = {s.forward_node: s.kind for s in saved}
+    fw = _mark(forward, lambda n: _placeholder_status(n, params) or fw_status(n), joint_nodes,
+               explain_with=saved_kinds, memory_budget=raw.memory_budget)
     bw = _mark(backward, bw_status, joint_nodes, recompute_of={
         **{name: name for name in recomputes}, **replay_of})
-    jt = _mark(joint, joint_status)
+    jt = _mark(joint, joint_status, explain_with=saved_kinds, memory_budget=raw.memory_budget)
+    why_of = {n.name: n.why for n in (*fw.nodes, *jt.nodes) if n.status == "recomputed"}
+    bw = Graph(kind="backward", nodes=tuple(
+        replace(n, why=why_of.get(n.recompute_of or "") or (
+            "recomputes a forward op in backward")) if n.status == "recompute" else n
+        for n in bw.nodes))
     return _finish(raw, {"joint": jt, "forward": fw, "backward": bw}, tuple(saved), recomputes)
+
+
+_RECOMPUTE_POLICIES = ("MUST_RECOMPUTE", "PREFER_RECOMPUTE")
+_SAVE_POLICIES = ("MUST_SAVE", "PREFER_SAVE")
+
+
+def explain(node: Node, status: str, saved_kind: str | None = None,
+            memory_budget: float = 1.0) -> str | None:
+    """One sentence saying why a forward node is saved, recomputed or forward-only.
+
+    Derived from the node's requested and effective policies and the min-cut partitioner's own
+    constraints (`partitioner_reasons`); nothing here second-guesses torch's decision.
+    """
+    requested, policy = node.requested_policy, node.policy
+    cannot_recompute = [r.removeprefix("cannot recompute: ") for r in node.partitioner_reasons
+                        if r.startswith("cannot recompute")]
+    if status == "saved":
+        if saved_kind == "rng_state":
+            return "saved: RNG state, so the recompute in backward replays the same random numbers"
+        if requested in _RECOMPUTE_POLICIES and policy == "MUST_SAVE":
+            return (f"saved: it ends a checkpoint region and feeds the next one, so the "
+                    f"partitioner turned the requested {requested} into MUST_SAVE")
+        if requested in _SAVE_POLICIES:
+            return f"saved: the checkpoint policy marked it {requested}"
+        if cannot_recompute:
+            return f"saved: the partitioner may not recompute it ({', '.join(cannot_recompute)})"
+        return ("saved: backward needs it, and the min-cut found saving it cheaper than "
+                "recomputing it")
+    if status == "recomputed":
+        if node.target in _RNG_SAVERS:
+            return ("recomputed in backward: the random op is replayed from its saved RNG state "
+                    "(functionalised RNG)")
+        if policy in _RECOMPUTE_POLICIES:
+            return f"recomputed in backward: the checkpoint policy marked it {policy}"
+        budget = f" under memory_budget={memory_budget:g}" if memory_budget < 1.0 else ""
+        return ("recomputed in backward: no checkpoint asked for it; the min-cut partitioner "
+                f"chose recomputing it over saving it{budget}")
+    if status == "forward_only":
+        return "forward only: the backward neither reads it nor recomputes it"
+    return None
 
 
 def _is_forward_op(name: str, joint_nodes: dict[str, Node]) -> bool:
@@ -178,6 +225,8 @@ def _mark(
     joint_nodes: dict[str, Node] | None = None,
     *,
     recompute_of: dict[str, str] | None = None,
+    explain_with: dict[str, SavedKind] | None = None,
+    memory_budget: float = 1.0,
 ) -> Graph:
     """New graph with statuses; forward/backward nodes take the joint's requested policy."""
     assert callable(status_of)
@@ -188,6 +237,11 @@ def _mark(
             changes["requested_policy"] = joint_nodes[n.name].requested_policy
         if recompute_of is not None and n.name in recompute_of:
             changes["recompute_of"] = recompute_of[n.name]
+        if explain_with is not None and n.op not in ("placeholder", "output"):
+            node = replace(n, requested_policy=changes.get("requested_policy",
+                                                           n.requested_policy))  # type: ignore[arg-type]
+            changes["why"] = explain(node, str(changes["status"]), explain_with.get(n.name),
+                                     memory_budget)
         nodes.append(replace(n, **changes))  # type: ignore[arg-type]
     return Graph(kind=graph.kind, nodes=tuple(nodes))
 

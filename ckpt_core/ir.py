@@ -68,6 +68,10 @@ class Node:
     - `param`: for placeholders that are parameters or buffers, their qualified name.
     - `source`: the innermost snippet line that produced it; `flops`: torch's flop-counter figure
       where torch defines one; `seq_nr`: autograd's sequence number, linking forward and backward.
+    - `partitioner_reasons`: the constraints torch's min-cut partitioner put on the node, in its
+      own words ("cannot recompute: compute intensive op", "must recompute: marked by checkpoint
+      policy", "must be available for backward: …"); `why`: one sentence saying why the node
+      ended up saved / recomputed / forward-only (derived by `classify.explain`).
     """
 
     name: str
@@ -91,6 +95,8 @@ class Node:
     source: Source | None = None
     flops: int | None = None
     seq_nr: int | None = None
+    partitioner_reasons: tuple[str, ...] = ()
+    why: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +121,8 @@ class Node:
             "source": self.source.to_dict() if self.source else None,
             "flops": self.flops,
             "seq_nr": self.seq_nr,
+            "partitioner_reasons": list(self.partitioner_reasons),
+            "why": self.why,
         }
 
     @classmethod
@@ -143,6 +151,8 @@ class Node:
             source=Source(int(src["line"]), str(src["code"])) if src else None,
             flops=d.get("flops"),
             seq_nr=d.get("seq_nr"),
+            partitioner_reasons=tuple(d.get("partitioner_reasons", ())),
+            why=d.get("why"),
         )
 
 
@@ -359,10 +369,12 @@ class RawRegion:
     """A region as capture hands it over, before `classify`: graphs without statuses.
 
     `parameter_inputs` names the joint placeholders torch treats as static-lifetime inputs
-    (parameters and buffers: saving them costs nothing extra).
+    (parameters and buffers: saving them costs nothing extra); `memory_budget` is the
+    activation memory budget the partitioner ran under.
     """
 
     index: int
     graphs: dict[str, Graph]
     num_user_outputs: int
     parameter_inputs: frozenset[str] = frozenset()
+    memory_budget: float = 1.0

@@ -29,12 +29,14 @@ def convert_graph(
     *,
     requested: dict[str, str | None] | None = None,
     params: dict[str, str] | None = None,
+    reasons: dict[str, tuple[str, ...]] | None = None,
     with_flops: bool = True,
 ) -> Graph:
     """One IR node per FX node, in graph order.
 
     `requested` maps joint node names to the policy they carried before partitioning; `params`
-    maps placeholder names to parameter/buffer names.
+    maps placeholder names to parameter/buffer names; `reasons` holds the min-cut partitioner's
+    constraints by node name.
     """
     nodes = []
     for n in gm.graph.nodes:
@@ -63,6 +65,7 @@ def convert_graph(
                 source=lines.source(n),
                 flops=meta.flops(n) if with_flops else None,
                 seq_nr=meta.seq_nr(n),
+                partitioner_reasons=(reasons or {}).get(n.name, ()),
             )
         )
     return Graph(kind=kind, nodes=tuple(nodes))

@@ -28,6 +28,7 @@ from ..ir import Graph
 from ..settings import Settings
 from . import meta
 from .convert import SourceLines, convert_graph
+from .reasons import record_min_cut_reasons
 
 
 @dataclasses.dataclass
@@ -114,12 +115,13 @@ class Recorder:
     ) -> tuple[fx.GraphModule, fx.GraphModule]:
         requested = {n.name: meta.policy_name(n) for n in joint.graph.nodes}
         kwargs.pop("compiler", None)
-        if self.settings.partitioner == "default":
-            fw, bw = default_partition(joint, joint_inputs, **kwargs)
-        else:
-            fw, bw = min_cut_rematerialization_partition(
-                joint, joint_inputs, compiler="inductor", **kwargs
-            )
+        with record_min_cut_reasons() as reasons:
+            if self.settings.partitioner == "default":
+                fw, bw = default_partition(joint, joint_inputs, **kwargs)
+            else:
+                fw, bw = min_cut_rematerialization_partition(
+                    joint, joint_inputs, compiler="inductor", **kwargs
+                )
         region = self._current
         if region is None:  # pragma: no cover - partition always runs inside the backend
             return fw, bw
@@ -138,8 +140,9 @@ class Recorder:
             params = self._placeholder_params(joint, region.static_input_names)
             region.parameter_names = params
             region.joint = convert_graph(joint, "joint", self.lines, requested=requested,
-                                         params=params)
-            region.forward = convert_graph(fw, "forward", self.lines, params=params)
+                                         params=params, reasons=reasons)
+            region.forward = convert_graph(fw, "forward", self.lines, params=params,
+                                           reasons=reasons)
             region.backward = convert_graph(bw, "backward", self.lines, params=params)
         else:
             self.raw.append((joint, fw, bw))

@@ -244,7 +244,8 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
             continue
         regions.append(RawRegion(index=len(regions), graphs=graphs,
                                  num_user_outputs=r.num_user_outputs,
-                                 parameter_inputs=r.static_input_names))
+                                 parameter_inputs=r.static_input_names,
+                                 memory_budget=settings.memory_budget))
     if convert and not regions:
         raise SnippetContractError(
             "torch.compile captured no graph: the model ran no tensor operation dynamo could trace"

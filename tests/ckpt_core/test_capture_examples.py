@@ -203,3 +203,27 @@ def test_sources_and_parameters_are_attached(analyze_example: Any) -> None:
     assert all(n["source"] and n["source"]["line"] > 0 for n in addmm)
     assert all(n["flops"] and n["flops"] > 0 for n in addmm)
     assert {n["module"] for n in addmm} >= {"inp", "block.0", "block.2", "out"}
+
+
+def test_why_follows_policies_and_partitioner_constraints(analyze_example: Any) -> None:
+    doc = analyze_example("gpt_sac")
+    joint = nodes(doc, "joint")
+    prefer = [n for n in joint if n["policy"] == "PREFER_RECOMPUTE" and n["op"] == "call_function"]
+    # torch's own words, read off the min-cut flow graph
+    assert all("must recompute: marked by checkpoint policy" in n["partitioner_reasons"]
+               for n in prefer)
+    fw = nodes(doc, "forward")
+    boundary = [n for n in fw if n["requested_policy"] == "PREFER_RECOMPUTE"
+                and n["policy"] == "MUST_SAVE"]
+    assert boundary and all("turned the requested PREFER_RECOMPUTE into MUST_SAVE" in n["why"]
+                            for n in boundary)
+    assert all("marked it MUST_SAVE" in n["why"] for n in fw
+               if n["requested_policy"] == "MUST_SAVE" and n["status"] == "saved")
+    recompute = by_status(doc, "recompute", "backward")
+    assert all(n["why"] and n["why"].startswith("recomputed in backward") for n in recompute)
+
+    budget = analyze_example("memory_budget", memory_budget=0.5)
+    chosen = by_status(budget, "recomputed")
+    assert chosen and all("memory_budget=0.5" in n["why"] for n in chosen)
+    saved = by_status(budget, "saved")
+    assert saved and all(n["why"].startswith("saved:") for n in saved)
