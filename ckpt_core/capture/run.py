@@ -128,34 +128,35 @@ class CaptureResult:
     timings_s: dict[str, float]
 
 
-def default_loss(output: Any) -> torch.Tensor:
-    """The sum of every floating output that requires grad."""
+def default_loss(output: Any) -> torch.Tensor | None:
+    """The sum of every floating output that requires grad (None when there is none)."""
     parts = [
         t.float().sum()
         for t in tree_leaves(output)
         if isinstance(t, torch.Tensor) and t.is_floating_point() and t.requires_grad
     ]
     if not parts:
-        raise SnippetContractError(
-            "the model's output has no floating tensor that requires grad, so there is no "
-            "backward to analyse; define `loss(output)` or make an input or parameter require grad"
-        )
+        return None
     total = parts[0]
     for p in parts[1:]:
         total = total + p
     return total
 
 
-def _check_requires_grad(snippet: LoadedSnippet) -> None:
+def _nothing_requires_grad(snippet: LoadedSnippet) -> SnippetContractError:
+    """The error for a model whose output does not require grad: say what to change."""
     params = snippet.model.parameters() if isinstance(snippet.model, nn.Module) else iter(())
-    if any(p.requires_grad for p in params):
-        return
-    if any(isinstance(t, torch.Tensor) and t.requires_grad for t in tree_leaves(
-            snippet.example_inputs)):
-        return
-    raise SnippetContractError(
-        "nothing requires grad: no parameter of `model` and no tensor in `example_inputs` has "
-        "requires_grad=True, so torch.compile builds no backward graph to analyse"
+    has_params = any(p.requires_grad for p in params)
+    has_inputs = any(isinstance(t, torch.Tensor) and t.requires_grad
+                     for t in tree_leaves(snippet.example_inputs))
+    if not has_params and not has_inputs:
+        return SnippetContractError(
+            "nothing requires grad: no parameter of `model` and no tensor in `example_inputs` "
+            "has requires_grad=True, so torch.compile builds no backward graph to analyse"
+        )
+    return SnippetContractError(
+        "the model's output has no floating tensor that requires grad, so there is no backward "
+        "to analyse; return a differentiable output or define `loss(output)`"
     )
 
 
@@ -195,7 +196,6 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
     """Compile, run forward and backward once, and return what the recorder captured.
 
     `recorder_cls` lets a caller keep more of each partition (the sweep keeps the joint graph)."""
-    _check_requires_grad(snippet)
     recorder = recorder_cls(settings, SourceLines(snippet.path, snippet.source), convert=convert)
     timings: dict[str, float] = {}
     reset_torch_state()
@@ -224,11 +224,11 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
                         f"`loss(output)` must return a scalar tensor, got {_describe(loss)}"
                     )
                 if not loss.requires_grad:
-                    raise SnippetContractError(
-                        "`loss(output)` returned a tensor that does not require grad"
-                    )
+                    raise _nothing_requires_grad(snippet)
             else:
                 loss = default_loss(output)
+                if loss is None:
+                    raise _nothing_requires_grad(snippet)
             try:
                 loss.backward()
             except Exception as e:

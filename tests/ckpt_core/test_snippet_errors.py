@@ -137,3 +137,24 @@ def test_function_model_with_grad_input() -> None:
     doc = analyze(src).to_dict()
     ckpt_core.validate_analysis(doc)
     assert doc["regions"][0]["graphs"]["forward"]["nodes"][0]["status"] == "input"
+
+
+def test_function_model_over_global_modules_with_an_inference_region() -> None:
+    """Parameters reached through globals count; a no-grad region before a graph break is kept
+    as an inference-only region (no backward graph)."""
+    src = HEAD + (
+        "lin = nn.Linear(4, 4)\n"
+        "def model(x):\n"
+        "    with torch.no_grad():\n"
+        "        scale = (x * 2).mean()\n"
+        "    print('break')\n"
+        "    return {'out': lin(x).relu() * scale, 'n': 3}\n"
+        "example_inputs = (torch.randn(3, 4),)\n"
+        "def loss(o):\n"
+        "    return o['out'].sum()\n"
+    )
+    doc = analyze(src).to_dict()
+    ckpt_core.validate_analysis(doc)
+    assert [sorted(r["graphs"]) for r in doc["regions"]] == [
+        ["forward"], ["backward", "forward", "joint"]]
+    assert doc["regions"][0]["saved"] == []
