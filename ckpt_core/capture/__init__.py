@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import linecache
 import os
 import tempfile
 import time
@@ -80,10 +82,24 @@ def analyze_model(
     model: Callable[..., Any], example_inputs: tuple[Any, ...], settings: Settings | None = None,
     *, loss: Callable[[Any], Any] | None = None,
 ) -> Analysis:
-    """In-process analysis of a live model (notebooks). Source lines are those of its files."""
+    """In-process analysis of a live model (notebooks). Source lines are those of the file (or
+    notebook cell) that defines the model's `forward` (or the function)."""
     settings = settings or Settings()
     device = resolve_device(settings.device)
+    path, source = _defining_source(model)
     snippet = LoadedSnippet(model=model, example_inputs=tuple(example_inputs), loss=loss,
-                            path="<in-process>", source="")
-    return analyze_loaded(snippet, settings, device, getattr(model, "__class__", type(model))
-                          .__name__)
+                            path=path, source=source)
+    name = os.path.basename(path) if source else type(model).__name__
+    return analyze_loaded(snippet, settings, device, name)
+
+
+def _defining_source(model: Callable[..., Any]) -> tuple[str, str]:
+    target = getattr(type(model), "forward", None) if isinstance(model, torch.nn.Module) else model
+    try:
+        path = inspect.getsourcefile(target) if target is not None else None
+    except TypeError:
+        path = None
+    if not path:
+        return "<in-process>", ""
+    lines = linecache.getlines(path)  # notebook cells live in linecache, not on disk
+    return path, "".join(lines)

@@ -158,3 +158,17 @@ def test_function_model_over_global_modules_with_an_inference_region() -> None:
     assert [sorted(r["graphs"]) for r in doc["regions"]] == [
         ["forward"], ["backward", "forward", "joint"]]
     assert doc["regions"][0]["saved"] == []
+
+
+def test_in_process_analysis_attaches_the_models_own_source() -> None:
+    import runpy
+
+    from ..conftest import EXAMPLES
+
+    ns = runpy.run_path(str(EXAMPLES / "two_regions.py"))
+    doc = ckpt_core.analyze(ns["model"], ns["example_inputs"]).to_dict()
+    ckpt_core.validate_analysis(doc)
+    assert doc["snippet_name"] == "two_regions.py"
+    lines = {n["source"]["line"] for n in doc["regions"][0]["graphs"]["forward"]["nodes"]
+             if n["source"]}
+    assert 20 in lines  # `h = h.sin() * 2`
