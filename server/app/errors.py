@@ -1,0 +1,112 @@
+"""The one mapping from failures to HTTP: statuses and `{code, message, line}` bodies.
+
+Client mistakes are 4xx with a message naming the field or the snippet line; a 500 only ever
+means a server bug, and its body never carries internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ckpt_core.errors import (
+    AnalysisError,
+    CkptError,
+    CompileError,
+    SandboxError,
+    SettingsError,
+    SnippetError,
+)
+
+log = logging.getLogger("ckpt.server")
+
+#: Core error classes → HTTP status, most specific first.
+CORE_STATUS: tuple[tuple[type[CkptError], int], ...] = (
+    (SettingsError, 422),
+    (SnippetError, 422),
+    (CompileError, 422),
+    (SandboxError, 503),
+    (AnalysisError, 500),
+    (CkptError, 422),
+)
+
+
+class ApiError(Exception):
+    """An API-level failure with its HTTP status and stable code."""
+
+    def __init__(self, status: int, code: str, message: str, *, line: int | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.line = status, code, message, line
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "line": self.line}
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "not_found", f"no {what} with that id (it may have been deleted)")
+
+
+def core_status(error: CkptError) -> int:
+    return next(status for cls, status in CORE_STATUS if isinstance(error, cls))
+
+
+def error_body(code: str, message: str, line: int | None = None,
+               type_: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, "line": line}
+    if type_:
+        body["type"] = type_
+    return body
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "request body"
+
+
+def validation_message(errors: list[Any]) -> str:
+    out = []
+    for err in errors[:5]:
+        loc = err.get("loc", ()) if isinstance(err, dict) else ()
+        msg = err.get("msg", "invalid") if isinstance(err, dict) else str(err)
+        out.append(f"{_field(loc)}: {msg}")
+    return "; ".join(out) or "invalid request"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on `app`."""
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(CkptError)
+    async def _core(_: Request, exc: CkptError) -> JSONResponse:
+        status = core_status(exc)
+        if status >= 500:
+            log.error("core error while serving a request: %s", exc.message)
+        return JSONResponse(error_body(exc.code, exc.message, exc.line, type(exc).__name__),
+                            status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("invalid_request", validation_message(list(exc.errors()))),
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        return JSONResponse(error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
+                            status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "the server failed; this is a bug"),
+                            status_code=500)

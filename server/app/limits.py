@@ -1,0 +1,113 @@
+"""Request limits and response headers: body size, submission rate, API keys, privacy headers."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Every response: share links must not leak through Referer, results must not be indexed.
+PRIVACY_HEADERS = [(b"referrer-policy", b"no-referrer"), (b"x-robots-tag", b"noindex"),
+                   (b"x-content-type-options", b"nosniff")]
+
+
+class LimitsMiddleware:
+    """Adds the privacy headers and refuses request bodies over `max_body_bytes` with 413
+    (the body is read here, up to the limit, and replayed to the app)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *PRIVACY_HEADERS]
+            await send(message)
+
+        if scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send_with_headers)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(send_with_headers)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await self._too_large(send_with_headers)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send_with_headers)
+
+    async def _too_large(self, send: Send) -> None:
+        body = json.dumps({"code": "too_large", "line": None, "message":
+                           f"request body over {self.max_body_bytes} bytes; a snippet may be "
+                           f"at most {self.max_body_bytes // 1024} KiB"}).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class RateLimiter:
+    """A token bucket per client: `per_minute` submissions, refilled continuously."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, client: str) -> float:
+        """0 when allowed; otherwise seconds until the next submission is."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = time.monotonic()
+        rate_per_s = self.per_minute / 60.0
+        with self._lock:
+            tokens, then = self._buckets.get(client, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - then) * rate_per_s)
+            if tokens >= 1.0:
+                self._buckets[client] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[client] = (tokens, now)
+            return (1.0 - tokens) / rate_per_s
+
+
+def key_allowed(keys: frozenset[str], offered: str | None) -> bool:
+    if not keys:
+        return True
+    if not offered:
+        return False
+    return any(hmac.compare_digest(offered.encode(), k.encode()) for k in keys)

@@ -1,0 +1,112 @@
+"""A trusted in-process job backend: runs each analysis in a child Python process, no sandbox.
+
+Used only when the sandboxed worker (`server.worker`) is not installed, or when asked for with
+`CKPT_BACKEND=local`. State lives in memory: after a restart the API re-submits unfinished jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from server.jobs import JobEvent, JobOutcome, JobSpec, Stage
+
+#: A job that runs longer than this is killed and reported failed.
+JOB_TIMEOUT_S = 900.0
+
+
+class LocalBackend:
+    """`JobBackend` running jobs through `server.app.local_runner` in child processes."""
+
+    def __init__(self, pool_size: int = 1, timeout_s: float = JOB_TIMEOUT_S) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max(1, pool_size),
+                                        thread_name_prefix="ckpt-local-job")
+        self._lock = threading.Lock()
+        self._events: dict[str, list[JobEvent]] = {}
+        self._outcomes: dict[str, JobOutcome] = {}
+        self._procs: dict[str, subprocess.Popen[str]] = {}
+        self._cancelled: set[str] = set()
+        self._timeout_s = timeout_s
+
+    def _emit(self, job_id: str, stage: Stage, progress: float, message: str = "") -> None:
+        with self._lock:
+            self._events.setdefault(job_id, []).append(
+                JobEvent(job_id, stage, progress, message, time.time()))
+
+    def submit(self, spec: JobSpec) -> None:
+        self._emit(spec.job_id, "queued", 0.0, "waiting for a free runner")
+        self._pool.submit(self._run, spec)
+
+    def _run(self, spec: JobSpec) -> None:
+        if spec.job_id in self._cancelled:
+            return
+        self._emit(spec.job_id, "starting", 0.1, "starting a Python process")
+        payload = json.dumps({"source": spec.source, "settings": spec.settings,
+                              "snippet_name": spec.snippet_name, "options": spec.options})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server.app.local_runner"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with self._lock:
+            self._procs[spec.job_id] = proc
+        self._emit(spec.job_id, "tracing", 0.3, "compiling the snippet with torch.compile")
+        try:
+            stdout, stderr = proc.communicate(payload, timeout=self._timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            self._finish(spec.job_id, None, _sandbox_error(
+                f"the analysis took longer than {self._timeout_s:.0f} s and was stopped"))
+            return
+        finally:
+            with self._lock:
+                self._procs.pop(spec.job_id, None)
+        if spec.job_id in self._cancelled:
+            return
+        self._emit(spec.job_id, "storing", 0.9, "storing the result")
+        try:
+            out = json.loads(stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            tail = stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+            self._finish(spec.job_id, None, _sandbox_error(f"the analysis process died: {tail[0]}"))
+            return
+        self._finish(spec.job_id, out.get("result"), out.get("error"))
+
+    def _finish(self, job_id: str, result: dict[str, object] | None,
+                error: dict[str, object] | None) -> None:
+        with self._lock:
+            self._outcomes[job_id] = JobOutcome(job_id, result, error)
+        self._emit(job_id, "done" if result is not None else "failed", 1.0)
+
+    def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
+        with self._lock:
+            return list(self._events.get(job_id, [])[after:])
+
+    def outcome(self, job_id: str) -> JobOutcome | None:
+        with self._lock:
+            return self._outcomes.get(job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        with self._lock:
+            if job_id in self._outcomes:
+                return False
+            self._cancelled.add(job_id)
+            proc = self._procs.get(job_id)
+        if proc is not None:
+            proc.kill()
+        self._emit(job_id, "cancelled", 1.0, "cancelled")
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            proc.kill()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _sandbox_error(message: str) -> dict[str, object]:
+    return {"type": "SandboxError", "code": "sandbox_error", "message": message, "line": None}

@@ -1,0 +1,137 @@
+"""Graphs of an analysis: JSON, one laid-out level as SVG, and one level's groups as JSON."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
+
+from server.layout import LayoutError, Level, UnknownGroup, build_level, group_paths
+from server.store import JobRecord
+
+from ..deps import Layouts, Service
+from ..errors import ApiError
+from ..models import GraphLevel, GroupItem
+from ..service import AnalysisService
+from .analyses import ERRORS
+
+router = APIRouter(prefix="/api/analyses/{analysis_id}/regions/{region}/graphs", tags=["graphs"])
+
+
+class GraphKindName(StrEnum):
+    forward = "forward"
+    backward = "backward"
+    joint = "joint"
+
+
+Region = Annotated[int, Path(ge=0, le=10_000)]
+Expand = Annotated[str, Query(max_length=512, description=(
+    "Group path to expand (e.g. `blocks.3.attn`); empty for the top level"))]
+SVG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/svg+xml": {}}, "description": "the laid-out level"}}
+
+
+def _region(service: AnalysisService, job: JobRecord, region: int) -> dict[str, Any]:
+    doc = service.document(job)
+    regions = doc.get("regions", [])
+    if region >= len(regions):
+        raise ApiError(404, "not_found", f"region: the analysis has {len(regions)} region(s); "
+                       f"there is no region {region}")
+    found: dict[str, Any] = regions[region]
+    return found
+
+
+def _graph_nodes(service: AnalysisService, job: JobRecord, region: int,
+                 kind: str) -> list[dict[str, Any]]:
+    graph = _region(service, job, region)["graphs"].get(kind)
+    if graph is None:
+        raise ApiError(404, "not_found", f"region {region} has no {kind} graph (an inference-only "
+                       "region has only a forward graph)")
+    nodes: list[dict[str, Any]] = graph["nodes"]
+    return nodes
+
+
+def _level(service: AnalysisService, job: JobRecord, region: int, kind: str,
+           expand: str) -> Level:
+    key = (job.id, region, kind, "level", expand)
+    level = service.views.get(key)
+    if level is None:
+        paths_key = (job.id, region, kind, "paths")
+        nodes = _graph_nodes(service, job, region, kind)
+        paths = service.views.get(paths_key)
+        if paths is None:
+            joint = _region(service, job, region)["graphs"].get("joint", {}).get("nodes", [])
+            paths = group_paths(nodes, joint)
+            service.views.put(paths_key, paths)
+        try:
+            level = build_level(nodes, paths, expand.strip("."))
+        except UnknownGroup as e:
+            raise ApiError(404, "unknown_group", str(e)) from e
+        service.views.put(key, level)
+    return level  # type: ignore[no-any-return]
+
+
+def _graph_json(service: AnalysisService, analysis_id: str, region: int, kind: str) -> bytes:
+    job = service.job(analysis_id)
+    key = (job.id, region, kind, "json")
+    body = service.views.get(key)
+    if body is None:
+        nodes = _graph_nodes(service, job, region, kind)
+        reg = _region(service, job, region)
+        body = json.dumps({"analysis_id": analysis_id, "region": region, "kind": kind,
+                           "num_user_outputs": reg.get("num_user_outputs"),
+                           "saved": reg.get("saved", []), "nodes": nodes},
+                          separators=(",", ":")).encode("utf-8")
+        service.views.put(key, body)
+    return bytes(body)
+
+
+def _svg(service: AnalysisService, layouts: Any, analysis_id: str, region: int, kind: str,
+         expand: str) -> bytes:
+    job = service.job(analysis_id)
+    level = _level(service, job, region, kind, expand)
+    try:
+        svg: bytes = layouts.svg(layouts.key(job.cache_key, region, kind, level.expand), level)
+    except LayoutError as e:
+        raise ApiError(503, "layout_failed", str(e)) from e
+    return svg
+
+
+@router.get("/{kind}.svg", responses={**SVG, **ERRORS}, summary="One level, laid out as SVG")
+async def graph_svg(analysis_id: str, region: Region, kind: GraphKindName, service: Service,
+                    layouts: Layouts, expand: Expand = "") -> Response:
+    """Nodes carry `id="n:<name>"`, collapsed groups `id="g:<path>"`; `class` holds the status."""
+    svg = await run_in_threadpool(_svg, service, layouts, analysis_id, region, kind.value, expand)
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.get("/{kind}/groups", response_model=GraphLevel, responses=ERRORS,
+            summary="One level's groups and nodes")
+def graph_groups(analysis_id: str, region: Region, kind: GraphKindName, service: Service,
+                 expand: Expand = "") -> GraphLevel:
+    job = service.job(analysis_id)
+    level = _level(service, job, region, kind.value, expand)
+    items = [GroupItem(id=i.id, kind="group" if i.kind == "group" else "node", label=i.label,
+                       path=i.path, name=i.name, status=i.status or None,
+                       node_count=i.node_count, status_counts=i.status_counts)
+             for i in level.items if i.kind != "stub"]
+    shown = {i.id for i in items}
+    return GraphLevel(analysis_id=analysis_id, region=region, kind=kind.value,
+                      expand=level.expand, breadcrumb=level.breadcrumb, items=items,
+                      edges=[e for e in level.edges if e[0] in shown and e[1] in shown])
+
+
+@router.get("/{kind}", responses={**ERRORS, 200: {"content": {
+    "application/json": {}, "image/svg+xml": {}}}}, summary="A graph as JSON")
+async def graph(analysis_id: str, region: Region, kind: GraphKindName, service: Service,
+                layouts: Layouts, expand: Expand = "",
+                format: Annotated[str, Query(pattern="^(json|svg)$")] = "json") -> Response:
+    """The region's graph (`nodes` in topological order, plus the region's `saved` values);
+    `?format=svg` gives the laid-out level `expand` instead."""
+    if format == "svg":
+        return await graph_svg(analysis_id, region, kind, service, layouts, expand)
+    body = await run_in_threadpool(_graph_json, service, analysis_id, region, kind.value)
+    return Response(body, media_type="application/json")

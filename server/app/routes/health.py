@@ -1,0 +1,34 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import shutil
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..deps import Service
+from ..models import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+def readyz(request: Request, service: Service) -> JSONResponse:
+    """Ready when the database answers and Graphviz is installed."""
+    checks = {"backend": type(service.backend).__name__}
+    try:
+        service.store.ping()
+        checks["database"] = "ok"
+    except SQLAlchemyError as e:
+        checks["database"] = f"unavailable: {type(e).__name__}"
+    checks["graphviz"] = "ok" if shutil.which("dot") else "missing: install graphviz"
+    ok = checks["database"] == "ok" and checks["graphviz"] == "ok"
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                        status_code=200 if ok else 503)

@@ -1,0 +1,236 @@
+"""Submitting analyses and following their jobs: the result cache, share links, job progress."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from ckpt_core import Settings
+from ckpt_core.source import check_source
+from server.jobs import JobBackend, JobSpec
+from server.store import FINAL_STATUSES, EventRecord, JobRecord, Store, hash_token
+
+from .errors import ApiError, not_found
+from .settings import ServerSettings, torch_version
+
+log = logging.getLogger("ckpt.server")
+
+
+@dataclass(frozen=True)
+class Submission:
+    share_id: str
+    owner_token: str
+    job: JobRecord
+    cached: bool
+
+
+class _LRU:
+    """A small bounded map of recently used values (documents, serialised graphs)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def drop(self, pred: Any) -> None:
+        with self._lock:
+            for key in [k for k in self._items if pred(k)]:
+                del self._items[key]
+
+
+class AnalysisService:
+    """The API's use cases over a `Store` and a `JobBackend`."""
+
+    def __init__(self, settings: ServerSettings, store: Store, backend: JobBackend) -> None:
+        self.settings, self.store, self.backend = settings, store, backend
+        self.torch_version = torch_version()
+        self._submit_lock = threading.Lock()
+        self._active: dict[str, int] = {}  # job id -> backend events already recorded
+        self._active_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.documents = _LRU(8)
+        self.views = _LRU(256)
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Pick up jobs a previous server left unfinished, then follow jobs in the background."""
+        for job in self.store.unfinished_jobs():
+            if self.backend.outcome(job.id) is None and not self.backend.events(job.id):
+                # the backend does not know it (it kept no state across the restart): re-queue
+                self.store.record_progress(job.id, [EventRecord(
+                    0, "queued", 0.0, "re-queued after a server restart", 0.0)])
+                self.backend.submit(self._spec(job))
+            with self._active_lock:
+                self._active[job.id] = 0
+        self._watcher = threading.Thread(target=self._watch, name="ckpt-job-watcher",
+                                         daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.settings.job_poll_s):
+            with self._active_lock:
+                job_ids = list(self._active)
+            for job_id in job_ids:
+                try:
+                    self.sync(job_id)
+                except Exception:
+                    log.exception("following job %s failed", job_id)
+
+    def sync(self, job_id: str) -> None:
+        """Copy a job's new progress events and its outcome from the backend to the store."""
+        with self._active_lock:
+            seen = self._active.get(job_id)
+        if seen is None:
+            return
+        new = self.backend.events(job_id, after=seen)
+        if new:
+            with self._active_lock:
+                if self._active.get(job_id) != seen:
+                    return  # another thread recorded these
+                self._active[job_id] = seen + len(new)
+            progress = [EventRecord(0, e.stage, e.progress, e.message, e.at) for e in new
+                        if e.stage not in FINAL_STATUSES]
+            self.store.record_progress(job_id, progress)
+        outcome = self.backend.outcome(job_id)
+        if outcome is not None:
+            with self._active_lock:
+                if self._active.pop(job_id, None) is None:
+                    return
+            error = outcome.error
+            if outcome.result is None and error is None:
+                error = {"type": "SandboxError", "code": "sandbox_error", "line": None,
+                         "message": "the job ended without a result"}
+            self.store.finish_job(job_id, result=outcome.result, error=error)
+
+    # submissions -----------------------------------------------------------------------------
+
+    def _spec(self, job: JobRecord) -> JobSpec:
+        return JobSpec(job_id=job.id, source=job.source, settings=job.settings,
+                       snippet_name=job.snippet_name, device=job.device, options=job.options)
+
+    def resolve_device(self, settings: Settings) -> str:
+        return self.settings.device if settings.device == "auto" else settings.device
+
+    def cache_key(self, source: str, settings: Settings, device: str, kind: str,
+                  options: dict[str, Any]) -> str:
+        """Content hash of everything that determines a result; never leaves the server."""
+        canonical = {**settings.to_dict(), "device": device}
+        blob = json.dumps({"source": source, "settings": canonical, "torch": self.torch_version,
+                           "device": device, "kind": kind, "options": options},
+                          sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def submit(self, source: str, settings_in: dict[str, Any] | None, name: str, *,
+               kind: str = "analysis", options: dict[str, Any] | None = None) -> Submission:
+        """Check the snippet and settings, then answer from the cache or queue a job."""
+        size_bytes = len(source.encode("utf-8"))
+        if size_bytes > self.settings.max_snippet_bytes:
+            raise ApiError(413, "too_large", f"source: the snippet is {size_bytes} bytes; the "
+                           f"limit is {self.settings.max_snippet_bytes}")
+        settings = Settings.from_dict(settings_in)
+        check_source(source, name)
+        device = self.resolve_device(settings)
+        options = dict(options or {})
+        key = self.cache_key(source, settings, device, kind, options)
+        with self._submit_lock:
+            job = self.store.cached_job(key)
+            cached = job is not None
+            if job is None:
+                job = self.store.create_job(
+                    kind=kind, cache_key=key, source=source, snippet_name=name,
+                    settings=settings.to_dict(), options=options, device=device,
+                    torch_version=self.torch_version)
+            share_id, token = self.store.create_link(job.id)
+        if not cached:
+            with self._active_lock:
+                self._active[job.id] = 0
+            self.backend.submit(self._spec(job))
+        return Submission(share_id, token, job, cached)
+
+    # reading ---------------------------------------------------------------------------------
+
+    def lookup(self, share_id: str, what: str = "analysis") -> tuple[str, JobRecord]:
+        if len(share_id) > 64:
+            raise not_found(what)
+        found = self.store.link(share_id)
+        if found is None or (found[1].kind == "sweep") != (what == "sweep"):
+            raise not_found(what)
+        return found
+
+    def job(self, share_id: str, what: str = "analysis") -> JobRecord:
+        job = self.lookup(share_id, what)[1]
+        if job.status not in FINAL_STATUSES:
+            self.sync(job.id)
+            job = self.store.job(job.id) or job
+        return job
+
+    def document_bytes(self, job: JobRecord) -> bytes:
+        if job.status != "done":
+            raise ApiError(409, "not_ready", f"the analysis is {job.status}; its document is "
+                           "available once it is done")
+        raw = self.documents.get(("raw", job.id))
+        if raw is None:
+            raw = self.store.document_bytes(job)
+            if raw is None:
+                raise ApiError(410, "document_missing", "the stored document is gone")
+            self.documents.put(("raw", job.id), raw)
+        return bytes(raw)
+
+    def document(self, job: JobRecord) -> dict[str, Any]:
+        doc = self.documents.get(("doc", job.id))
+        if doc is None:
+            doc = json.loads(self.document_bytes(job))
+            self.documents.put(("doc", job.id), doc)
+        return dict(doc)
+
+    # owner actions ---------------------------------------------------------------------------
+
+    def _authorise(self, share_id: str, owner_token: str | None) -> JobRecord:
+        token_hash, job = self.lookup(share_id)
+        if not owner_token or hash_token(owner_token) != token_hash:
+            raise ApiError(403, "not_owner", "X-Owner-Token does not match this analysis' owner")
+        return job
+
+    def delete(self, share_id: str, owner_token: str | None) -> None:
+        job = self._authorise(share_id, owner_token)
+        removed = self.store.delete_link(share_id)
+        if removed is not None:
+            if removed.status not in FINAL_STATUSES:
+                self.backend.cancel(job.id)
+            with self._active_lock:
+                self._active.pop(job.id, None)
+            self.documents.drop(lambda k: k[1] == job.id)
+            self.views.drop(lambda k: k[0] == job.id)
+
+    def relink(self, share_id: str, owner_token: str | None) -> str:
+        self._authorise(share_id, owner_token)
+        new_id = self.store.replace_link(share_id)
+        if new_id is None:
+            raise not_found("analysis")
+        return new_id

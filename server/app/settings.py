@@ -1,0 +1,91 @@
+"""The server's one settings object, read from the environment (`CKPT_*`) and the command line."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ckpt_core.source import MAX_SNIPPET_BYTES
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Where data lives, who may submit and how much.
+
+    - `data_dir`: SQLite database, blobs and the queue live here unless URLs say otherwise.
+    - `database_url`: SQLAlchemy URL (`CKPT_DATABASE_URL`); default `<data_dir>/ckpt.sqlite3`.
+    - `blob_url`: fsspec URL for compressed artifacts (`CKPT_BLOB_URL`); default `<data_dir>/blobs`.
+    - `api_keys`: when non-empty, submissions need one of them (`CKPT_API_KEYS`, comma-separated).
+    - `submissions_per_minute`: per-client submission rate (`CKPT_RATE_LIMIT`; 0 disables).
+    - `max_snippet_bytes` / `max_request_bytes`: size limits of a snippet and of a request body.
+    - `backend`: `auto` (the sandboxed worker when installed, else `local`), `worker`, `local`,
+      or `module:factory` called as `factory(settings)` (`CKPT_BACKEND`).
+    - `device`: what `auto` resolves to for routing and the cache key (`CKPT_DEVICE`).
+    """
+
+    data_dir: Path = Path("ckpt-data")
+    database_url: str = ""
+    blob_url: str = ""
+    queue_url: str = ""
+    api_keys: frozenset[str] = field(default_factory=frozenset)
+    submissions_per_minute: int = 120
+    max_snippet_bytes: int = MAX_SNIPPET_BYTES
+    max_request_bytes: int = MAX_SNIPPET_BYTES + 64 * 1024
+    backend: str = "auto"
+    pool_size: int = 1
+    device: str = "cpu"
+    frontend_dir: Path = REPO_ROOT / "frontend"
+    examples_dir: Path = REPO_ROOT / "examples"
+    job_poll_s: float = 0.2
+
+    def resolved(self) -> ServerSettings:
+        """Fill URLs that default to paths under `data_dir`."""
+        data_dir = self.data_dir.resolve()
+        return replace(
+            self,
+            data_dir=data_dir,
+            database_url=self.database_url or f"sqlite:///{data_dir / 'ckpt.sqlite3'}",
+            blob_url=self.blob_url or str(data_dir / "blobs"),
+            queue_url=self.queue_url or f"sqlite:///{data_dir / 'queue.sqlite3'}",
+        )
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> ServerSettings:
+        e = dict(os.environ if env is None else env)
+        keys = frozenset(k.strip() for k in e.get("CKPT_API_KEYS", "").split(",") if k.strip())
+        base = cls(
+            data_dir=Path(e.get("CKPT_DATA_DIR", "ckpt-data")),
+            database_url=e.get("CKPT_DATABASE_URL", ""),
+            blob_url=e.get("CKPT_BLOB_URL", ""),
+            queue_url=e.get("CKPT_QUEUE_URL", ""),
+            api_keys=keys,
+            submissions_per_minute=int(e.get("CKPT_RATE_LIMIT", "120")),
+            backend=e.get("CKPT_BACKEND", "auto"),
+            pool_size=int(e.get("CKPT_POOL_SIZE", "1")),
+            device=e.get("CKPT_DEVICE", _default_device()),
+        )
+        return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def _default_device() -> str:
+    """CUDA when a GPU is visible and torch is not a CPU build (read without importing torch)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        return "cpu"
+    return "cuda" if Path("/dev/nvidia0").exists() and "+cpu" not in torch_version else "cpu"
+
+
+def torch_version() -> str:
+    """The installed torch version, read from package metadata (the server never imports torch)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,46 @@
+"""`ckpt serve`: the API, the embedded job queue consumer and the store, in one process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "serve", help="run the web UI and API (with an embedded worker queue and store)",
+        description="Serve the web UI and API on HOST:PORT. Analyses, the queue and the store "
+                    "live under --data-dir; no other service is needed. Environment: "
+                    "CKPT_DATABASE_URL, CKPT_BLOB_URL, CKPT_API_KEYS, CKPT_RATE_LIMIT, "
+                    "CKPT_BACKEND, CKPT_DEVICE.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="where the database, blobs and queue live (default ./ckpt-data)")
+    p.add_argument("--pool-size", type=int, default=None,
+                   help="analyses run at the same time (default 1)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app.main import create_app
+    from server.app.settings import ServerSettings
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    settings = ServerSettings.from_env()
+    if args.data_dir is not None:
+        settings = replace(settings, data_dir=args.data_dir)
+    if args.pool_size is not None:
+        settings = replace(settings, pool_size=args.pool_size)
+    app = create_app(settings)
+    print(f"ckptscope: http://{args.host}:{args.port}  (data in {settings.data_dir.resolve()})",
+          flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                timeout_graceful_shutdown=5)
+    return 0
