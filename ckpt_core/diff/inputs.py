@@ -1,0 +1,206 @@
+"""Read what the diff needs from an analysis document: its forward nodes, their costs, peaks.
+
+Works on the JSON form (`Analysis.to_dict()`), so stored documents and fresh analyses read the
+same way. Everything here is pure; a malformed document raises `DiffInputError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import CkptError
+from ..ir import SCHEMA_VERSION, Analysis
+
+#: Saved-value kinds whose storage saving costs (as the analysis summary counts them).
+_COSTLY_SAVED_KINDS = ("activation", "view", "rng_state")
+
+
+class DiffInputError(CkptError):
+    """An input of the diff is not a usable analysis document (an error document, another
+    schema version, missing fields)."""
+
+    code = "bad_diff_input"
+
+
+@dataclass(frozen=True)
+class ForwardNode:
+    """A forward node of one region with the costs the diff compares (see `model.NodeState`)."""
+
+    region: int
+    name: str
+    op: str
+    target: str
+    inputs: tuple[str, ...]
+    module: str | None
+    line: int | None
+    param: str | None
+    status: str
+    policy: str | None
+    requested_policy: str | None
+    bytes: int
+    saved_activation_bytes: int
+    recompute_flops: int
+
+
+def as_document(item: Analysis | Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The JSON form of `item`, checked enough to be diffed (`where` names it in errors)."""
+    if isinstance(item, Analysis):
+        return item.to_dict()
+    if not isinstance(item, Mapping):
+        raise DiffInputError(
+            f"{where}: expected an analysis or its dict, got {type(item).__name__}")
+    doc = dict(item)
+    if "error" in doc and "regions" not in doc:
+        err = doc["error"] if isinstance(doc["error"], Mapping) else {}
+        first = str(err.get("message", "")).strip().splitlines()[:1]
+        raise DiffInputError(
+            f"{where}: holds an error ({err.get('type', 'error')}: "
+            f"{first[0] if first else '?'}), not an analysis")
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise DiffInputError(
+            f"{where}: analysis schema_version {version!r}, expected {SCHEMA_VERSION}")
+    regions = doc.get("regions")
+    if not isinstance(regions, list) or not all(
+        isinstance(r, Mapping) and isinstance(r.get("graphs"), Mapping)
+        and "forward" in r["graphs"] for r in regions
+    ):
+        raise DiffInputError(f"{where}: no regions with a forward graph")
+    return doc
+
+
+def forward_nodes(doc: Mapping[str, Any], where: str = "analysis") -> list[ForwardNode]:
+    """Every region's forward nodes, in region then graph order.
+
+    The joint graph's forward part is used where there is one: it holds every forward op before
+    partitioning, so a value the partitioner moved entirely into the backward (recomputed, no
+    longer in the forward graph) still lines up with the same value in another analysis. Nodes
+    the forward graph adds (RNG wrappers) follow. The forward graph's copy of a node wins, as it
+    carries the tags after partitioning.
+    """
+    try:
+        out: list[ForwardNode] = []
+        for region in doc["regions"]:
+            out.extend(_region_nodes(region))
+        return out
+    except (KeyError, TypeError, ValueError) as e:
+        raise DiffInputError(f"{where}: malformed analysis ({e!r})") from e
+
+
+def _region_nodes(region: Mapping[str, Any]) -> list[ForwardNode]:
+    index = int(region["index"])
+    graphs = region["graphs"]
+    forward = [n for n in graphs["forward"]["nodes"] if n["op"] != "output"]
+    fw_by_name = {n["name"]: n for n in forward}
+    joint = graphs.get("joint")
+    if joint is not None:
+        from_joint = [
+            fw_by_name.get(n["name"], n) for n in joint["nodes"]
+            if n["op"] != "output" and n.get("partitioner_tag") == "is_forward"
+        ]
+        joint_names = {n["name"] for n in from_joint}
+        nodes = from_joint + [n for n in forward if n["name"] not in joint_names]
+    else:
+        nodes = forward
+    saved_bytes = _saved_activation_bytes(region, fw_by_name)
+    flops = _recompute_flops(graphs.get("backward"))
+    out = []
+    for n in nodes:
+        source = n.get("source")
+        out.append(ForwardNode(
+            region=index,
+            name=n["name"],
+            op=n["op"],
+            target=n["target"],
+            inputs=tuple(n.get("inputs", ())),
+            # a parameter belongs to the module that owns it, so rollups group it there
+            module=n.get("module") or (n["param"].rpartition(".")[0] or None
+                                       if n.get("param") else None),
+            line=int(source["line"]) if source else None,
+            param=n.get("param"),
+            status=n.get("status", ""),
+            policy=n.get("policy"),
+            requested_policy=n.get("requested_policy"),
+            bytes=int(n.get("bytes", 0)),
+            saved_activation_bytes=saved_bytes.get(n["name"], 0),
+            recompute_flops=flops.get(n["name"], 0),
+        ))
+    return out
+
+
+def _saved_activation_bytes(
+    region: Mapping[str, Any], fw_by_name: Mapping[str, Mapping[str, Any]]
+) -> dict[str, int]:
+    """Bytes per storage root of the costly saved values, as the region summary counts them."""
+    roots: dict[str, int] = {}
+    for s in region.get("saved", ()):
+        if s["kind"] not in _COSTLY_SAVED_KINDS:
+            continue
+        root = s.get("storage_of") or s["forward_node"]
+        node = fw_by_name.get(root)
+        if node is None or node["op"] == "placeholder":
+            continue
+        roots[root] = int(node.get("bytes", 0))
+    return roots
+
+
+def _recompute_flops(backward: Mapping[str, Any] | None) -> dict[str, int]:
+    """FLOPs of backward recompute ops, credited to the forward node they recompute."""
+    flops: dict[str, int] = {}
+    for n in backward["nodes"] if backward else ():
+        if n.get("status") == "recompute" and n.get("flops"):
+            of = n.get("recompute_of") or n["name"]
+            flops[of] = flops.get(of, 0) + int(n["flops"])
+    return flops
+
+
+def summary_total(doc: Mapping[str, Any], key: str, nodes: list[ForwardNode]) -> int:
+    """The analysis summary's total, or the per-node sum where the summary lacks it."""
+    summary = doc.get("summary")
+    if isinstance(summary, Mapping) and isinstance(summary.get(key), int):
+        return int(summary[key])
+    return sum(int(getattr(n, key)) for n in nodes)
+
+
+# Memory figures are an optional top-level `memory` entry of the analysis document:
+# {"peak": {"bytes": N} | N, "regions": [{"index": i, "peak": {"bytes": N} | N}, …]}
+# (`peak_bytes: N` is accepted in place of `peak`). Only these two accessors know that shape.
+
+def peak_bytes(doc: Mapping[str, Any]) -> int | None:
+    """Peak memory over the whole run, `None` when the document has no memory figures."""
+    memory = doc.get("memory")
+    if not isinstance(memory, Mapping):
+        return None
+    total = _bytes_of(memory.get("peak", memory.get("peak_bytes")))
+    if total is not None:
+        return total
+    # regions run one after another, so the run's peak is the largest region peak
+    peaks = [region_peak_bytes(doc, int(r.get("index", i)))
+             for i, r in enumerate(_memory_regions(memory))]
+    known = [p for p in peaks if p is not None]
+    return max(known) if known else None
+
+
+def region_peak_bytes(doc: Mapping[str, Any], region: int) -> int | None:
+    memory = doc.get("memory")
+    if not isinstance(memory, Mapping):
+        return None
+    for i, entry in enumerate(_memory_regions(memory)):
+        if int(entry.get("index", i)) == region:
+            return _bytes_of(entry.get("peak", entry.get("peak_bytes")))
+    return None
+
+
+def _memory_regions(memory: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    regions = memory.get("regions")
+    return [r for r in regions if isinstance(r, Mapping)] if isinstance(regions, list) else []
+
+
+def _bytes_of(value: Any) -> int | None:
+    if isinstance(value, Mapping):
+        value = value.get("bytes")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)

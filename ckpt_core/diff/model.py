@@ -1,0 +1,312 @@
+"""The diff's result records: frozen, JSON-able dataclasses whose docstrings are the spec.
+
+`GraphDiff.to_dict()` is the versioned JSON form (`DIFF_SCHEMA_VERSION`, bumped whenever it
+changes incompatibly). Analyses are referred to by their position (0, 1, …) in the input list;
+nodes by their row `key`, which is stable for the same inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DIFF_SCHEMA_VERSION = 1
+
+#: Forward statuses whose changes the summary names explicitly.
+SAVED = "saved"
+RECOMPUTED = "recomputed"
+
+
+@dataclass(frozen=True)
+class AnalysisInfo:
+    """One input analysis: a `label` (file name or "A", "B", …), what produced it, and its totals.
+
+    `saved_activation_bytes` and `recompute_flops` are the analysis summary's totals;
+    `peak_bytes` is the peak from the document's memory figures, `None` when it has none.
+    """
+
+    label: str
+    snippet_name: str
+    snippet_sha256: str
+    torch_version: str
+    device: str
+    settings: dict[str, Any]
+    node_count: int
+    saved_activation_bytes: int
+    recompute_flops: int
+    peak_bytes: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "snippet_name": self.snippet_name,
+            "snippet_sha256": self.snippet_sha256,
+            "torch_version": self.torch_version,
+            "device": self.device,
+            "settings": dict(sorted(self.settings.items())),
+            "node_count": self.node_count,
+            "saved_activation_bytes": self.saved_activation_bytes,
+            "recompute_flops": self.recompute_flops,
+            "peak_bytes": self.peak_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """One forward node as one analysis sees it.
+
+    - `name`: its FX name in that analysis (names shift between analyses; the row key does not).
+    - `status`: `saved` / `recomputed` / `forward_only` / `parameter` / `input`, or `unused` for a
+      joint-graph forward node the partitioner dropped.
+    - `policy`, `requested_policy`: the checkpoint tags (see `ir.Node`).
+    - `bytes`: the node's value size; `saved_activation_bytes`: what saving it costs — the bytes of
+      its storage when it is the root of a saved activation, view or RNG state (so per-node
+      figures add up to the analysis' `saved_activation_bytes`), else 0.
+    - `recompute_flops`: FLOPs of the backward ops recomputing it (adds up to the analysis'
+      `recompute_flops`).
+    """
+
+    name: str
+    status: str
+    policy: str | None
+    requested_policy: str | None
+    bytes: int
+    saved_activation_bytes: int = 0
+    recompute_flops: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "policy": self.policy,
+            "requested_policy": self.requested_policy,
+            "bytes": self.bytes,
+            "saved_activation_bytes": self.saved_activation_bytes,
+            "recompute_flops": self.recompute_flops,
+        }
+
+    def same_fate(self, other: NodeState) -> bool:
+        """Same status, policies and costs (the name may differ)."""
+        return (self.status, self.policy, self.requested_policy, self.saved_activation_bytes,
+                self.recompute_flops) == (other.status, other.policy, other.requested_policy,
+                                          other.saved_activation_bytes, other.recompute_flops)
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """One forward node matched across the analyses: a row of the N-way table.
+
+    `key` is the node's stable key in the analysis that first has it:
+    `region|target|module|line|occurrence` (`occurrence` counts earlier nodes with the same
+    target, module and line), `region|param|<qualified name>` for parameters and
+    `region|input|<occurrence>` for other inputs. `states[i]` is the node in analysis `i`, `None`
+    where that analysis lacks it; `matched_by[i]` says how it was found there: `key` (same stable
+    key), `structure` (same op reading the same matched inputs, where names or lines shifted) or
+    `None`.
+    """
+
+    key: str
+    region: int
+    op: str
+    target: str
+    module: str | None
+    line: int | None
+    states: tuple[NodeState | None, ...]
+    matched_by: tuple[str | None, ...]
+
+    def changed(self, base: int, other: int) -> bool:
+        a, b = self.states[base], self.states[other]
+        if a is None or b is None:
+            return a is not b
+        return not a.same_fate(b)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "region": self.region,
+            "op": self.op,
+            "target": self.target,
+            "module": self.module,
+            "line": self.line,
+            "states": [s.to_dict() if s else None for s in self.states],
+            "matched_by": list(self.matched_by),
+        }
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Nodes that changed fate one way: how many and their value `bytes`."""
+
+    count: int = 0
+    bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "bytes": self.bytes}
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A figure in the base and the other analysis; `delta = after - before`."""
+
+    before: int
+    after: int
+
+    @property
+    def delta(self) -> int:
+        return self.after - self.before
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"before": self.before, "after": self.after, "delta": self.delta}
+
+
+@dataclass(frozen=True)
+class ModuleChange:
+    """The changes inside one module path (`(root)` for nodes outside any module).
+
+    Counts cover matched nodes (`saved_to_recomputed`, `recomputed_to_saved`, every other
+    status change in `other_status_changes`, `policy_changes`) and unmatched ones (`added_count`,
+    `removed_count`); the deltas sum the per-node `saved_activation_bytes` / `recompute_flops`.
+    """
+
+    module: str
+    saved_to_recomputed: Moved
+    recomputed_to_saved: Moved
+    other_status_changes: int
+    policy_changes: int
+    added_count: int
+    removed_count: int
+    saved_activation_bytes_delta: int
+    recompute_flops_delta: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "module": self.module,
+            "saved_to_recomputed": self.saved_to_recomputed.to_dict(),
+            "recomputed_to_saved": self.recomputed_to_saved.to_dict(),
+            "other_status_changes": self.other_status_changes,
+            "policy_changes": self.policy_changes,
+            "added_count": self.added_count,
+            "removed_count": self.removed_count,
+            "saved_activation_bytes_delta": self.saved_activation_bytes_delta,
+            "recompute_flops_delta": self.recompute_flops_delta,
+        }
+
+
+@dataclass(frozen=True)
+class ComparisonSummary:
+    """What changed from the base to the other analysis.
+
+    `transitions` counts every status change of a matched node as `"from->to"` (sorted);
+    `saved_activation_bytes` and `recompute_flops` are the analyses' totals; `peak_bytes` is
+    `None` unless both documents carry memory figures.
+    """
+
+    matched_count: int
+    added_count: int
+    removed_count: int
+    saved_to_recomputed: Moved
+    recomputed_to_saved: Moved
+    transitions: dict[str, int]
+    policy_changes: int
+    saved_activation_bytes: Delta
+    recompute_flops: Delta
+    peak_bytes: Delta | None
+
+    def is_empty(self) -> bool:
+        return not (self.added_count or self.removed_count or self.transitions
+                    or self.policy_changes or self.saved_activation_bytes.delta
+                    or self.recompute_flops.delta
+                    or (self.peak_bytes is not None and self.peak_bytes.delta))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "matched_count": self.matched_count,
+            "added_count": self.added_count,
+            "removed_count": self.removed_count,
+            "saved_to_recomputed": self.saved_to_recomputed.to_dict(),
+            "recomputed_to_saved": self.recomputed_to_saved.to_dict(),
+            "transitions": dict(sorted(self.transitions.items())),
+            "policy_changes": self.policy_changes,
+            "saved_activation_bytes": self.saved_activation_bytes.to_dict(),
+            "recompute_flops": self.recompute_flops.to_dict(),
+            "peak_bytes": self.peak_bytes.to_dict() if self.peak_bytes else None,
+        }
+
+
+@dataclass(frozen=True)
+class RegionChange:
+    """Per compiled region: saved-activation bytes, recompute FLOPs and peak (when known)."""
+
+    region: int
+    saved_activation_bytes: Delta
+    recompute_flops: Delta
+    peak_bytes: Delta | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "saved_activation_bytes": self.saved_activation_bytes.to_dict(),
+            "recompute_flops": self.recompute_flops.to_dict(),
+            "peak_bytes": self.peak_bytes.to_dict() if self.peak_bytes else None,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Analysis `base` against analysis `other` (positions in the input list).
+
+    `changed` lists the keys of rows that differ (status, policy, costs, added or removed) in
+    table order; `modules` the per-module rollup of modules with a change, in module order.
+    """
+
+    base: int
+    other: int
+    summary: ComparisonSummary
+    modules: tuple[ModuleChange, ...]
+    regions: tuple[RegionChange, ...]
+    changed: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "other": self.other,
+            "summary": self.summary.to_dict(),
+            "modules": [m.to_dict() for m in self.modules],
+            "regions": [r.to_dict() for r in self.regions],
+            "changed": list(self.changed),
+        }
+
+
+@dataclass(frozen=True)
+class GraphDiff:
+    """A diff of two or more analyses.
+
+    `analyses` describes the inputs in order; `rows` is the N-way table of forward nodes
+    (region, then the order the first analysis holding a node has it); `comparisons` compares
+    each analysis with the one before it (0→1, 1→2, …), so a sweep reads step by step.
+    """
+
+    analyses: tuple[AnalysisInfo, ...]
+    rows: tuple[NodeRow, ...]
+    comparisons: tuple[Comparison, ...]
+    schema_version: int = DIFF_SCHEMA_VERSION
+    _by_key: dict[str, NodeRow] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_key.update((r.key, r) for r in self.rows)
+
+    def row(self, key: str) -> NodeRow:
+        return self._by_key[key]
+
+    def is_empty(self) -> bool:
+        """True when no comparison shows any change."""
+        return all(c.summary.is_empty() and not c.changed for c in self.comparisons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "kind": "ckptscope.diff",
+            "analyses": [a.to_dict() for a in self.analyses],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "rows": [r.to_dict() for r in self.rows],
+        }
