@@ -7,6 +7,7 @@ Public API (torch is imported only when an analysis actually runs):
     Settings                             validated analysis settings
     Analysis, Region, Node, …            the IR (`ir`), JSON via `.to_dict()` / `.from_dict()`
     validate_analysis(dict)              JSON-schema and invariant checks
+    diff([a, b, ...]) -> GraphDiff       match analyses, show what moved saved ⇄ recomputed
     CkptError and subclasses             every failure a user can cause (see `errors`)
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._version import __version__
+from .diff import GraphDiff, diff
 from .errors import (
     AnalysisError,
     CkptError,
@@ -42,6 +44,7 @@ __all__ = [
     "Graph",
     "GraphBreak",
     "GraphBreakError",
+    "GraphDiff",
     "Node",
     "Region",
     "SandboxError",
@@ -56,6 +59,7 @@ __all__ = [
     "analyze",
     "analyze_file",
     "analyze_source",
+    "diff",
     "validate_analysis",
 ]
 

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from . import analyze
+from . import analyze, diff
 
 #: Subcommand modules; each has `register(subparsers)` which sets `func` on its parser.
-COMMANDS: list[ModuleType] = [analyze]
+COMMANDS: list[ModuleType] = [analyze, diff]
 
 
 def build_parser(extra: Sequence[ModuleType] = ()) -> argparse.ArgumentParser:
