@@ -1,0 +1,332 @@
+// The analysis page: header, summary cards, graph explorer + inspector + source, memory tab.
+// Every view is reachable from the URL hash: #tab=graph&region=0&graph=forward&level=blocks.3&node=addmm_3
+import { api, followJob } from "./api.js";
+import { GraphExplorer, legend } from "./graph.js";
+import { renderMemory } from "./memory.js";
+import { h, $, fmtBytes, fmtFlops, readHash, writeHash, copyText, toast, rememberAnalysis, settingsSummary } from "./util.js";
+
+const id = decodeURIComponent(location.pathname.replace(/^\/a\//, "").replace(/\/$/, ""));
+const state = { tab: "graph", region: 0, graph: "forward", level: "", node: null, ...parseHash() };
+let doc = null;
+let status = null;
+let explorer = null;
+let memoryRendered = null;
+
+function parseHash() {
+  const hs = readHash();
+  const s = {};
+  if (hs.tab) s.tab = hs.tab;
+  if (hs.region) s.region = Number(hs.region) || 0;
+  if (hs.graph) s.graph = hs.graph;
+  if (hs.level) s.level = hs.level;
+  if (hs.node) s.node = hs.node;
+  if (hs.sweep) s.sweep = hs.sweep;
+  return s;
+}
+
+function saveHash(push = false) {
+  writeHash({ tab: state.tab, region: String(state.region), graph: state.graph, level: state.level || null, node: state.node || null, sweep: state.sweep || null }, { push });
+}
+
+// ---- header and cards ----------------------------------------------------------------------------
+function renderHeader() {
+  const name = status.snippet_name || doc?.snippet_name || id;
+  document.title = `${name} · ckptscope`;
+  $("#a-title").textContent = name;
+  const settings = status.settings || doc?.settings;
+  const chips = [
+    h("span.chip", { title: "torch version" }, `torch ${status.torch_version || doc?.torch_version || "?"}`),
+    h("span.chip", { title: "device" }, status.device || doc?.device || "?"),
+    h("span.chip", { title: JSON.stringify(settings || {}, null, 1) }, settingsSummary(settings)),
+  ];
+  const regions = doc?.regions || [];
+  const header = $("#a-header");
+  header.replaceChildren($("#a-title"), ...chips);
+  if (doc?.graph_breaks?.length) {
+    header.append(h("span.chip.warn", { title: doc.graph_breaks.map((b) => `line ${b.line ?? "?"}: ${b.reason}`).join("\n") }, `${doc.graph_breaks.length} graph break${doc.graph_breaks.length > 1 ? "s" : ""}`));
+  }
+  if (regions.length > 1) {
+    const sel = h("select", { id: "region-select", "aria-label": "Compiled region" }, regions.map((r, i) => h("option", { value: String(i) }, `region ${r.index ?? i}${i > 0 && doc.graph_breaks?.[i - 1] ? ` (after break at line ${doc.graph_breaks[i - 1].line ?? "?"})` : ""}`)));
+    sel.value = String(state.region);
+    sel.addEventListener("change", () => { state.region = Number(sel.value); state.level = ""; state.node = null; saveHash(true); renderCards(); showGraph(); renderSource(); renderInspector(); memoryRendered = null; if (state.tab === "memory") showMemory(); });
+    header.append(h("label", { for: "region-select", class: "muted" }, "Region"), sel);
+  }
+  header.append(h("span.spacer"),
+    h("a.button", { href: `/diff/?a=${encodeURIComponent(id)}` }, "Compare…"),
+    h("button", { type: "button", id: "copy-link", onclick: async () => {
+      saveHash();
+      const ok = await copyText(location.href);
+      toast(ok ? "Link copied: it opens exactly this view" : `Copy this link: ${location.href}`);
+    } }, "Copy link"));
+}
+
+function memoryFigures() {
+  // `memory` (when the analysis carries it) reports per-region peaks; measured figures need a GPU.
+  const mem = doc?.memory;
+  const out = { estimated: null, measured: null };
+  if (!mem) return out;
+  const scope = mem.regions?.[state.region] ?? mem;
+  const scan = (o) => {
+    for (const [k, v] of Object.entries(o || {})) {
+      if (typeof v === "number" && /peak/.test(k)) {
+        if (/measured/.test(k)) out.measured ??= v; else out.estimated ??= v;
+      } else if (v && typeof v === "object" && !Array.isArray(v) && /peak/.test(k)) {
+        scan(Object.fromEntries(Object.entries(v).map(([kk, vv]) => [`peak_${kk}`, vv])));
+      }
+    }
+  };
+  scan(scope);
+  if (scope !== mem) scan(mem);
+  return out;
+}
+
+function renderCards() {
+  const rs = doc.regions[state.region]?.summary || doc.summary || status.summary || {};
+  const total = doc.summary || {};
+  const multi = doc.regions.length > 1;
+  const peak = memoryFigures();
+  const card = (label, value, sub, key) => h("div.card.panel", { "data-card": key }, h("div.label", {}, label), h("div.value", {}, value), sub ? h("div.sub", {}, sub) : null);
+  $("#cards").replaceChildren(
+    card("Saved activations", fmtBytes(rs.saved_activation_bytes), `${rs.saved_activation_count ?? "–"} storages${multi ? ` · all regions ${fmtBytes(total.saved_activation_bytes)}` : ""}`, "saved_bytes"),
+    card("Saved values", String(rs.saved_count ?? "–"), `forward-only ${rs.forward_only_count ?? "–"}`, "saved_count"),
+    card("Recomputed ops", String(rs.recomputed_count ?? "–"), multi ? `all regions ${total.recomputed_count}` : "in backward", "recomputed_count"),
+    card("Recompute FLOPs", fmtFlops(rs.recompute_flops), `forward ${fmtFlops(rs.forward_flops)}`, "recompute_flops"),
+    card("Peak memory", peak.estimated != null ? fmtBytes(peak.estimated) : "–",
+      peak.measured != null ? `measured ${fmtBytes(peak.measured)}` : (peak.estimated != null ? "estimated · measured needs a GPU worker" : "estimate not available"), "peak"),
+  );
+}
+
+// ---- graph explorer ----------------------------------------------------------------------------
+function showGraph() {
+  const region = doc.regions[state.region];
+  if (!region.graphs[state.graph]) state.graph = "forward";
+  for (const b of document.querySelectorAll("#graph-tabs [role=tab]")) {
+    const on = b.dataset.graph === state.graph;
+    b.setAttribute("aria-selected", String(on));
+    b.tabIndex = on ? 0 : -1;
+    b.disabled = !region.graphs[b.dataset.graph];
+  }
+  $("#legend").replaceChildren(legend(state.graph));
+  explorer.show({ region: state.region, kind: state.graph, level: state.level, select: state.node });
+}
+
+function graphNodes(kind) {
+  const g = doc.regions[state.region]?.graphs?.[kind];
+  if (!g) return new Map();
+  return (g._byName ||= new Map(g.nodes.map((n) => [n.name, n])));
+}
+
+async function selectNode(name, kind = state.graph) {
+  if (kind !== state.graph) {
+    state.graph = kind;
+    state.level = "";
+    state.node = name;
+    saveHash(true);
+    showGraph();
+    renderInspector();
+    return;
+  }
+  state.node = name;
+  await explorer.select(name);
+}
+
+function link(label, name, kind) {
+  return h("button.small", { type: "button", onclick: () => selectNode(name, kind), "data-link-kind": kind, "data-link-node": name }, label);
+}
+
+function renderInspector() {
+  const box = $("#inspector");
+  const node = state.node && graphNodes(state.graph).get(state.node);
+  if (!node) {
+    box.replaceChildren(h("p.muted", {}, state.node ? `${state.node} is not in the ${state.graph} graph.` : "Select a node in the graph, a search result, a source line or a ledger row."));
+    return;
+  }
+  const region = doc.regions[state.region];
+  const row = (k, v) => [h("dt", {}, k), h("dd", {}, v ?? "–")];
+  const policy = node.requested_policy || node.policy
+    ? (node.requested_policy !== node.policy ? h("span", {}, `${node.requested_policy ?? "none"} requested → `, h("strong", {}, node.policy ?? "none"), " effective") : node.policy)
+    : "none";
+  const links = [];
+  const fw = graphNodes("forward"), bw = graphNodes("backward");
+  if (state.graph !== "backward") {
+    const saved = region.saved.find((s) => s.forward_node === node.name);
+    if (saved) links.push(h("div", {}, `Saved for backward (${saved.kind}, ${fmtBytes(saved.bytes)}) → `, link(saved.backward_node, saved.backward_node, "backward")));
+    const rec = [...bw.values()].filter((n) => n.recompute_of === node.name);
+    for (const r of rec) links.push(h("div", {}, "Recomputed in backward as ", link(r.name, r.name, "backward")));
+    if (state.graph === "joint" && fw.has(node.name)) links.push(h("div", {}, "In the forward graph: ", link(node.name, node.name, "forward")));
+    if (state.graph === "forward" && graphNodes("joint").has(node.name)) links.push(h("div", {}, "In the joint graph: ", link(node.name, node.name, "joint")));
+  } else {
+    if (node.recompute_of) links.push(h("div", {}, "Recompute of forward node ", link(node.recompute_of, node.recompute_of, "forward")));
+    const saved = region.saved.find((s) => s.backward_node === node.name);
+    if (saved) links.push(h("div", {}, `Receives the saved ${saved.kind} `, link(saved.forward_node, saved.forward_node, "forward")));
+    if (graphNodes("joint").has(node.name)) links.push(h("div", {}, "In the joint graph: ", link(node.name, node.name, "joint")));
+  }
+  box.replaceChildren(
+    h("h3", {}, node.name, " ", h("span", { class: `status-pill ${node.status}` }, node.status.replace("_", " "))),
+    h("dl", {},
+      row("op", h("code", {}, node.target + (node.wraps ? ` (${node.wraps})` : ""))),
+      row("shape", node.shape ? `[${node.shape.join(", ")}]` : null),
+      row("dtype", node.dtype),
+      row("bytes", node.bytes ? `${fmtBytes(node.bytes)}${node.view_of ? ` (view of ${node.view_of}: no new memory)` : ""}` : "0"),
+      row("policy", policy),
+      row("region", node.ac_region != null ? `checkpoint region ${node.ac_region}` : "not checkpointed"),
+      row("module", node.module ? h("code", {}, `${node.module}${node.module_type ? ` (${node.module_type})` : ""}`) : node.param ? h("code", {}, node.param) : null),
+      row("source", node.source ? h("button.small", { type: "button", onclick: () => selectLine(node.source.line), title: node.source.code }, `line ${node.source.line}: ${node.source.code.trim().slice(0, 60)}`) : null),
+      row("FLOPs", node.flops != null ? fmtFlops(node.flops) : null),
+      row("inputs", node.inputs?.length ? node.inputs.join(", ") : null),
+    ),
+    links.length ? h("div.links", {}, ...links) : null,
+  );
+}
+
+// ---- source panel ------------------------------------------------------------------------------
+function renderSource() {
+  const src = doc.snippet_source;
+  const box = $("#source");
+  if (!src) { box.replaceChildren(h("p.muted.body", {}, "The snippet source is not part of this analysis.")); return; }
+  const region = doc.regions[state.region];
+  const fw = graphNodes("forward");
+  const perLine = new Map();
+  const bucket = (line) => { if (!perLine.has(line)) perLine.set(line, { saved: 0, recomputed: 0 }); return perLine.get(line); };
+  for (const s of region.saved) {
+    const n = fw.get(s.forward_node);
+    if (n?.source && s.kind === "activation") bucket(n.source.line).saved += s.bytes;
+  }
+  for (const n of fw.values()) {
+    if (n.status === "recomputed" && n.source && !n.view_of) bucket(n.source.line).recomputed += n.bytes;
+  }
+  const lines = src.replace(/\n$/, "").split("\n");
+  box.replaceChildren(h("ol", { "aria-label": "Snippet source; Enter on a line selects its nodes" }, lines.map((code, i) => {
+    const ln = i + 1;
+    const b = perLine.get(ln);
+    return h("li", { tabindex: "0", "data-line": String(ln), onclick: () => selectLine(ln), onkeydown: (e) => { if (e.key === "Enter") selectLine(ln); } },
+      h("span.ln", {}, String(ln)), h("span.code", {}, code || " "),
+      h("span", {}, b?.saved ? h("span.badge.saved", { title: "saved activation bytes from this line" }, fmtBytes(b.saved)) : null,
+        b?.recomputed ? h("span.badge.recomputed", { title: "bytes recomputed in backward from this line" }, fmtBytes(b.recomputed)) : null));
+  })));
+}
+
+function selectLine(line) {
+  for (const li of document.querySelectorAll("#source li.active")) li.classList.remove("active");
+  const li = document.querySelector(`#source li[data-line="${line}"]`);
+  li?.classList.add("active");
+  li?.scrollIntoView({ block: "nearest" });
+  const nodes = [...graphNodes(state.graph).values()].filter((n) => n.source?.line === line);
+  if (!nodes.length) { toast(`No ${state.graph} node comes from line ${line}`); return; }
+  const rank = { saved: 0, recomputed: 1, recompute: 1, forward_only: 2 };
+  nodes.sort((a, b) => (rank[a.status] ?? 3) - (rank[b.status] ?? 3));
+  explorer.searchInput.value = "";
+  explorer.search("");
+  selectNode(nodes[0].name).then(() => {
+    // Light up every node of the line that is on screen.
+    const names = new Set(nodes.map((n) => n.name));
+    explorer.view.classList.add("searching");
+    for (const el of explorer.view.querySelectorAll('[id^="n:"]')) el.classList.toggle("match", names.has(el.id.slice(2)));
+  });
+}
+
+// ---- tabs ----------------------------------------------------------------------------------------
+function setTab(tab, push = true) {
+  state.tab = tab;
+  for (const b of document.querySelectorAll("#tabs [role=tab]")) {
+    const on = b.dataset.tab === tab;
+    b.setAttribute("aria-selected", String(on));
+    b.tabIndex = on ? 0 : -1;
+  }
+  $("#panel-graph").hidden = tab !== "graph";
+  $("#panel-memory").hidden = tab !== "memory";
+  saveHash(push);
+  if (tab === "memory") showMemory();
+}
+
+function showMemory() {
+  const key = `${state.region}`;
+  if (memoryRendered === key) return;
+  memoryRendered = key;
+  renderMemory($("#memory"), {
+    id, doc, status, region: state.region, sweepId: state.sweep || status.sweep_id || doc.sweep_id || null,
+    onSelect: (name) => {
+      const kind = graphNodes("forward").has(name) ? "forward" : graphNodes("backward").has(name) ? "backward" : "joint";
+      setTab("graph");
+      selectNode(name, kind);
+    },
+  });
+}
+
+function tabKeys(list) {
+  list.addEventListener("keydown", (e) => {
+    if (!["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key)) return;
+    const tabs = [...list.querySelectorAll("[role=tab]:not([disabled])")];
+    let i = tabs.indexOf(document.activeElement);
+    i = e.key === "Home" ? 0 : e.key === "End" ? tabs.length - 1 : (i + (e.key === "ArrowRight" ? 1 : -1) + tabs.length) % tabs.length;
+    tabs[i].focus();
+    tabs[i].click();
+    e.preventDefault();
+  });
+}
+
+// ---- loading -------------------------------------------------------------------------------------
+function showFailure(err) {
+  $("#a-status").textContent = "";
+  const box = $("#a-error");
+  box.replaceChildren(h("strong", {}, err.type || err.code || "Error"), err.line ? ` (line ${err.line})` : "", `: ${err.message}`, " ", h("a", { href: "/" }, "Start a new analysis"));
+  box.classList.remove("hidden");
+}
+
+async function main() {
+  document.querySelectorAll("#tabs [role=tab]").forEach((b) => b.addEventListener("click", () => setTab(b.dataset.tab)));
+  document.querySelectorAll("#graph-tabs [role=tab]").forEach((b) => b.addEventListener("click", () => {
+    if (b.dataset.graph === state.graph) return;
+    state.graph = b.dataset.graph;
+    state.level = "";
+    saveHash(true);
+    showGraph();
+    renderInspector();
+  }));
+  tabKeys($("#tabs"));
+  tabKeys($("#graph-tabs"));
+  try { status = await api.status(id); } catch (e) {
+    showFailure({ message: e.status === 404 ? `No analysis ${id}.` : e.message });
+    return;
+  }
+  if (status.status !== "done") {
+    if (status.status === "failed" || status.status === "cancelled") { showFailure(status.error || { message: status.status }); return; }
+    $("#a-status").textContent = status.status;
+    $("#a-progress").classList.remove("hidden");
+    const last = await followJob(id, (ev) => {
+      const pct = Math.round((ev.progress ?? 0) * 100);
+      const bar = $("#a-progress [role=progressbar]");
+      bar.setAttribute("aria-valuenow", String(pct));
+      bar.firstElementChild.style.width = `${pct}%`;
+      $("#a-progress-msg").textContent = `${ev.stage}${ev.message ? ` — ${ev.message}` : ""}`;
+    });
+    status = await api.status(id);
+    if (last.stage !== "done") { showFailure(status.error || { message: last.message || last.stage }); return; }
+    $("#a-progress").classList.add("hidden");
+  }
+  $("#a-status").textContent = "Loading the analysis…";
+  try { doc = await api.document(id); } catch (e) { showFailure({ message: e.message }); return; }
+  $("#a-status").textContent = "";
+  rememberAnalysis({ id, name: status.snippet_name || doc.snippet_name, settings: status.settings || doc.settings });
+  if (state.region >= doc.regions.length) state.region = 0;
+  renderHeader();
+  renderCards();
+  explorer = new GraphExplorer($("#explorer"), {
+    analysisId: id, doc, region: state.region, kind: state.graph,
+    onSelect: (name) => { state.node = name; saveHash(); renderInspector(); },
+    onLevel: (level) => { state.level = level; saveHash(); },
+  });
+  renderSource();
+  renderInspector();
+  setTab(state.tab, false);
+  showGraph();
+  window.addEventListener("popstate", () => {
+    Object.assign(state, { tab: "graph", region: 0, graph: "forward", level: "", node: null }, parseHash());
+    setTab(state.tab, false);
+    showGraph();
+    renderInspector();
+  });
+  document.body.dataset.ready = "true";
+}
+
+main();

@@ -1,0 +1,131 @@
+// The memory tab: Plotly timeline (loaded on first use), saved and recompute ledgers, module rollup,
+// and the budget sweep's pareto front when the analysis belongs to a sweep.
+import { api } from "./api.js";
+import { h, fmtBytes, fmtFlops, sortableTable } from "./util.js";
+
+let plotlyPromise = null;
+export function loadPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  plotlyPromise ||= new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = "/static/vendor/plotly.min.js";
+    s.onload = () => resolve(window.Plotly);
+    s.onerror = () => reject(new Error("could not load plotly.js"));
+    document.head.append(s);
+  });
+  return plotlyPromise;
+}
+
+/** The node name a timeline point carries: customdata (string or first string of an array), else hover text. */
+export function pointNode(pt) {
+  const cd = pt.customdata;
+  if (typeof cd === "string") return cd;
+  if (Array.isArray(cd)) { const s = cd.find((v) => typeof v === "string"); if (s) return s; }
+  if (cd && typeof cd === "object") return cd.node || cd.name || null;
+  const t = pt.hovertext || pt.text;
+  return typeof t === "string" ? t.split(/[\s<·,]/)[0] : null;
+}
+
+function titleCase(key) { return key.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()); }
+
+const BYTE_KEY = /bytes$/, FLOP_KEY = /flops$/;
+function columnsFor(rows) {
+  const keys = [];
+  for (const r of rows.slice(0, 50)) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
+  return keys.filter((k) => rows.some((r) => r[k] == null || typeof r[k] !== "object")).map((k) => {
+    const num = rows.every((r) => r[k] == null || typeof r[k] === "number");
+    return { key: k, label: titleCase(k), num, fmt: BYTE_KEY.test(k) ? fmtBytes : FLOP_KEY.test(k) ? fmtFlops : num ? (v) => (v == null ? "" : String(v)) : null };
+  });
+}
+
+function rowNode(row) {
+  return row.node || row.name || row.forward_node || row.recompute_of || row.backward_node || null;
+}
+
+function ledgerPanel(title, rows, onSelect, { wide = false, sortKey } = {}) {
+  const cols = columnsFor(rows);
+  const first = sortKey || cols.find((c) => BYTE_KEY.test(c.key))?.key || cols.find((c) => FLOP_KEY.test(c.key))?.key;
+  const slug = title.toLowerCase().replace(/[^a-z]+/g, "-");
+  return h("section.panel", { class: wide ? "wide" : null, "aria-label": title, "data-ledger": slug },
+    h("header", {}, h("h2", {}, title), h("span.muted", { style: "font-size:.85em" }, `${rows.length} rows · click a header to sort${onSelect ? ", a row to select its node" : ""}`)),
+    h("div.table-scroll", {}, rows.length ? sortableTable(cols, rows, { onRow: onSelect ? (r) => { const n = rowNode(r); if (n) onSelect(n); } : null, initialSort: first ? { key: first, dir: -1 } : null, label: title }) : h("p.muted.body", {}, "Nothing here.")));
+}
+
+/** Ledgers the core's memory analysis reports, or the ones the analysis document itself carries. */
+function ledgersFrom(memory, doc, regionIndex) {
+  const scope = memory?.regions?.[regionIndex] ?? memory;
+  const found = [];
+  if (scope && typeof scope === "object") {
+    for (const [k, v] of Object.entries(scope)) {
+      if (Array.isArray(v) && v.length && typeof v[0] === "object" && !/timeline|points|events|steps/.test(k)) found.push([k, v]);
+    }
+  }
+  if (found.length) return found.map(([k, rows]) => [titleCase(k), rows]);
+  // Without the memory analysis: the saved values and the backward recomputes, as the document lists them.
+  const region = doc.regions[regionIndex];
+  const fw = new Map(region.graphs.forward.nodes.map((n) => [n.name, n]));
+  const saved = region.saved.map((s) => {
+    const n = fw.get(s.forward_node) || {};
+    return { node: s.forward_node, kind: s.kind, bytes: s.bytes, shape: s.shape ? s.shape.join("×") : "", dtype: s.dtype, op: n.target, module: n.module, line: n.source?.line ?? null };
+  });
+  const recompute = (region.graphs.backward?.nodes || []).filter((n) => n.status === "recompute").map((n) => ({
+    node: n.name, op: n.target, bytes: n.bytes, flops: n.flops ?? null, module: n.module, line: n.source?.line ?? null,
+  }));
+  return [["Saved tensors", saved], ["Recomputes", recompute]];
+}
+
+export async function renderMemory(root, { id, doc, status, region, sweepId, onSelect }) {
+  root.replaceChildren(h("p.muted", {}, "Loading memory…"));
+  const [memory, figure] = await Promise.all([
+    api.memory(id).catch(() => doc.memory || null),
+    api.timelineFigure(id).catch(() => null),
+  ]);
+  const parts = [];
+  const timelinePanel = h("section.panel.wide", { "aria-label": "Memory timeline" },
+    h("header", {}, h("h2", {}, "Memory timeline"), h("span.muted", { style: "font-size:.85em" }, "stacked by category; click a point to select its node"), h("span", { style: "flex:1" }), h("span", { id: "peak-link" })),
+    h("div", { id: "timeline", role: "img", "aria-label": "Memory over the forward and backward, stacked by category" }));
+  parts.push(timelinePanel);
+  for (const [title, rows] of ledgersFrom(memory, doc, region)) parts.push(ledgerPanel(title, rows, onSelect));
+  const sweepPanel = sweepId ? h("section.panel.wide", { "aria-label": "Budget sweep" },
+    h("header", {}, h("h2", {}, "Budget sweep"), h("span.muted", { style: "font-size:.85em" }, "saved bytes vs recompute FLOPs per memory budget; click a point to open that plan")),
+    h("div", { id: "pareto" })) : null;
+  if (sweepPanel) parts.push(sweepPanel);
+  root.replaceChildren(...parts);
+
+  if (!figure) {
+    timelinePanel.querySelector("#timeline").replaceWith(h("p.muted.body", {}, "The memory timeline is not available for this analysis."));
+  } else {
+    const Plotly = await loadPlotly();
+    const el = timelinePanel.querySelector("#timeline");
+    const layout = { ...(figure.layout || {}), autosize: true, margin: { l: 70, r: 20, t: 30, b: 50, ...(figure.layout?.margin || {}) } };
+    await Plotly.newPlot(el, figure.data || [], layout, { responsive: true, displaylogo: false });
+    el.on("plotly_click", (ev) => { const n = ev.points?.[0] && pointNode(ev.points[0]); if (n) onSelect(n); });
+    // The peak: the figure marks it (a "peak" trace or annotation); offer it as a link too.
+    const peakTrace = (figure.data || []).find((t) => /peak/i.test(t.name || ""));
+    let peakNode = null;
+    if (peakTrace) peakNode = pointNode({ customdata: peakTrace.customdata?.[0], hovertext: peakTrace.hovertext?.[0] ?? peakTrace.text?.[0] });
+    peakNode ||= memory?.peak?.node || memory?.regions?.[region]?.peak?.node || null;
+    if (peakNode) {
+      timelinePanel.querySelector("#peak-link").replaceChildren(h("button.small", { type: "button", id: "peak-button", onclick: () => onSelect(peakNode) }, `Peak at ${peakNode} →`));
+    }
+  }
+
+  if (sweepPanel) {
+    try {
+      const sweep = await api.sweep(sweepId);
+      const points = sweep.points || [];
+      const Plotly = await loadPlotly();
+      const el = sweepPanel.querySelector("#pareto");
+      const ids = points.map((p) => p.analysis_id || p.id);
+      await Plotly.newPlot(el, [{
+        type: "scatter", mode: "lines+markers+text", x: points.map((p) => p.saved_bytes ?? p.saved_activation_bytes), y: points.map((p) => p.recompute_flops),
+        text: points.map((p) => `budget ${p.budget ?? p.memory_budget}`), textposition: "top center", customdata: ids,
+        marker: { size: ids.map((x) => (x === id ? 16 : 10)), color: ids.map((x) => (x === id ? "#e0831a" : "#2f5fd0")) },
+        hovertemplate: "%{text}<br>saved %{x} B<br>recompute %{y} FLOP<extra></extra>",
+      }], { xaxis: { title: { text: "saved activation bytes" } }, yaxis: { title: { text: "recompute FLOPs" } }, margin: { l: 70, r: 20, t: 20, b: 50 } }, { responsive: true, displaylogo: false });
+      el.on("plotly_click", (ev) => { const target = ev.points?.[0]?.customdata; if (target) location.href = `/a/${encodeURIComponent(target)}`; });
+    } catch (e) {
+      sweepPanel.querySelector("#pareto").replaceWith(h("p.muted.body", {}, `The sweep is not available (${e.message}).`));
+    }
+  }
+}

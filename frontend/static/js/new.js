@@ -1,0 +1,237 @@
+// The new-analysis page: editor, upload and drag-and-drop, examples, settings, submit and live progress.
+import { api, ApiError, followJob } from "./api.js";
+import { h, $, rememberAnalysis, recentAnalyses, settingsSummary } from "./util.js";
+
+const STAGES = ["queued", "starting", "tracing", "partitioning", "analysing", "storing", "done"];
+
+// Tooltip texts are ckpt_core.settings.HELP, so the UI says exactly what the CLI's --help says.
+const HELP = {
+  decompositions: "'inductor': inductor's decompositions and partition pipeline, capture only (what torch.compile really runs); 'none': aot_autograd without extra decompositions (higher-level, readable ops).",
+  partitioner: "'min_cut': the min-cut rematerialization partitioner torch.compile uses; 'default': save every forward value the backward needs, recompute nothing.",
+  memory_budget: "torch._functorch.config.activation_memory_budget in [0, 1]: 1.0 keeps the min-cut choice, 0.0 recomputes everything it may; values between trade memory for compute.",
+  budget_solver: "Knapsack solver used under a memory budget below 1: dp, greedy or ilp.",
+  ban_recompute_used_far_apart: "Do not recompute a value whose uses are far apart.",
+  ban_recompute_long_fusible_chains: "Do not recompute long chains of fusible ops.",
+  ban_recompute_materialized_backward: "Do not recompute values the backward materializes.",
+  ban_recompute_not_in_allowlist: "Only recompute ops on the partitioner's allowlist.",
+  ban_recompute_reductions: "Do not recompute reductions.",
+  fullgraph: "Make a graph break an error instead of capturing each compiled region.",
+  device: "'auto' (CUDA when available), 'cpu' or 'cuda'.",
+};
+const CHOICES = {
+  decompositions: ["inductor", "none"],
+  partitioner: ["min_cut", "default"],
+  budget_solver: ["dp", "greedy", "ilp"],
+  device: ["auto", "cpu", "cuda"],
+};
+const BANS = Object.keys(HELP).filter((k) => k.startsWith("ban_recompute_"));
+const DEFAULTS = {
+  decompositions: "inductor", partitioner: "min_cut", memory_budget: 1.0, budget_solver: "dp",
+  ...Object.fromEntries(BANS.map((k) => [k, true])), fullgraph: false, device: "auto",
+};
+
+const STARTER = `import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(64, 256)
+        self.block = nn.Sequential(nn.Linear(256, 256), nn.GELU(), nn.Linear(256, 256))
+
+    def forward(self, x):
+        return checkpoint(self.block, torch.relu(self.inp(x)), use_reentrant=False)
+
+
+model = MLP()
+example_inputs = (torch.randn(32, 64),)
+`;
+
+let editor;
+let errorLine = null;
+let uploadedFile = null;
+
+function helpButton(key) {
+  return h("span.help", { tabindex: "0", role: "note", "aria-label": HELP[key] }, "?", h("span.tip", { "aria-hidden": "true" }, HELP[key]));
+}
+
+function buildSettings(form) {
+  const field = (key, control) => h("div.field", {},
+    h("label", { for: `set-${key}` }, key.replace(/_/g, " "), helpButton(key)), control);
+  for (const key of ["decompositions", "partitioner"]) {
+    form.append(field(key, h("select", { id: `set-${key}`, name: key }, CHOICES[key].map((c) => h("option", { value: c }, c)))));
+  }
+  const range = h("input", { type: "range", id: "set-memory_budget", name: "memory_budget", min: "0", max: "1", step: "0.05", value: "1", "aria-valuetext": "1.00" });
+  const out = h("output", { for: "set-memory_budget", id: "budget-out", class: "mono" }, "1.00");
+  range.addEventListener("input", () => {
+    out.textContent = Number(range.value).toFixed(2);
+    range.setAttribute("aria-valuetext", out.textContent);
+    $("#set-budget_solver").disabled = Number(range.value) >= 1;
+  });
+  form.append(h("div.field", {}, h("label", { for: "set-memory_budget" }, "memory budget", helpButton("memory_budget")), out,
+    h("div.budget", {}, h("span.muted", {}, "0"), range, h("span.muted", {}, "1"))));
+  form.append(field("budget_solver", h("select", { id: "set-budget_solver", name: "budget_solver", disabled: true }, CHOICES.budget_solver.map((c) => h("option", { value: c }, c)))));
+  form.append(field("fullgraph", h("input", { type: "checkbox", id: "set-fullgraph", name: "fullgraph" })));
+  form.append(field("device", h("select", { id: "set-device", name: "device" }, CHOICES.device.map((c) => h("option", { value: c }, c)))));
+  const bans = h("details", {}, h("summary", {}, "Recompute heuristics (ban_recompute_*)"));
+  for (const key of BANS) {
+    bans.append(field(key, h("input", { type: "checkbox", id: `set-${key}`, name: key, checked: true })));
+  }
+  form.append(bans);
+}
+
+function readSettings() {
+  const s = {};
+  for (const key of Object.keys(DEFAULTS)) {
+    const el = $(`#set-${key}`);
+    if (!el) continue;
+    s[key] = el.type === "checkbox" ? el.checked : el.type === "range" ? Number(el.value) : el.value;
+  }
+  return s;
+}
+
+function applySettings(settings) {
+  for (const [key, value] of Object.entries({ ...DEFAULTS, ...(settings || {}) })) {
+    const el = $(`#set-${key}`);
+    if (!el) continue;
+    if (el.type === "checkbox") el.checked = Boolean(value); else el.value = String(value);
+    el.dispatchEvent(new Event("input"));
+  }
+}
+
+function clearError() {
+  if (errorLine != null) {
+    editor.removeLineClass(errorLine, "background", "cm-error-line");
+    editor.setGutterMarker(errorLine, "error-gutter", null);
+    errorLine = null;
+  }
+  $("#submit-error").classList.add("hidden");
+}
+
+function showError(err) {
+  const box = $("#submit-error");
+  const line = err.line ?? err.body?.line ?? null;
+  const code = err.code ? `${err.code}: ` : "";
+  box.replaceChildren(h("strong", {}, line ? `Line ${line}: ` : ""), `${code}${err.message}`);
+  box.classList.remove("hidden");
+  if (line && line >= 1 && line <= editor.lineCount()) {
+    errorLine = line - 1;
+    editor.addLineClass(errorLine, "background", "cm-error-line");
+    editor.setGutterMarker(errorLine, "error-gutter", h("span.cm-error-gutter", { title: err.message }, "●"));
+    editor.scrollIntoView({ line: errorLine, ch: 0 }, 80);
+    editor.setCursor({ line: errorLine, ch: 0 });
+  }
+}
+
+function setProgress(ev) {
+  const wrap = $("#progress");
+  wrap.classList.remove("hidden");
+  const pct = Math.round(Math.max(0, Math.min(1, ev.progress ?? 0)) * 100);
+  const bar = wrap.querySelector("[role=progressbar]");
+  bar.setAttribute("aria-valuenow", String(pct));
+  bar.firstElementChild.style.width = `${pct}%`;
+  const idx = STAGES.indexOf(ev.stage);
+  [...$("#stages").children].forEach((el, i) => el.classList.toggle("on", i <= idx));
+  $("#progress-msg").textContent = `${ev.stage}${ev.message ? ` — ${ev.message}` : ""}`;
+}
+
+async function submit() {
+  const btn = $("#submit-btn");
+  if (btn.disabled) return;
+  clearError();
+  btn.disabled = true;
+  const name = $("#snippet-name").value.trim() || "snippet.py";
+  const settings = readSettings();
+  setProgress({ stage: "queued", progress: 0, message: "submitting" });
+  try {
+    const source = editor.getValue();
+    // The upload goes as multipart only when the editor still holds the file as uploaded.
+    const file = uploadedFile && uploadedFile.text === source ? new File([source], name, { type: "text/x-python" }) : null;
+    const job = await api.submit({ source, settings, name, file });
+    rememberAnalysis({ id: job.id, name, settings });
+    const last = job.cached ? { stage: "done", progress: 1, message: "already analysed" } : await followJob(job.id, setProgress);
+    if (last.stage === "done") {
+      setProgress({ ...last, progress: 1 });
+      setTimeout(() => { location.href = job.share_url || `/a/${encodeURIComponent(job.id)}`; }, 500);
+      return;
+    }
+    const st = await api.status(job.id).catch(() => null);
+    const e = st?.error || { message: last.message || `analysis ${last.stage}` };
+    showError({ message: e.message, code: e.code, line: e.line });
+  } catch (e) {
+    showError(e instanceof ApiError ? e : { message: String(e) });
+    $("#progress").classList.add("hidden");
+  }
+  btn.disabled = false;
+}
+
+function loadFile(file) {
+  if (!file) return;
+  file.text().then((text) => {
+    editor.setValue(text);
+    $("#snippet-name").value = file.name;
+    uploadedFile = { name: file.name, text };
+    clearError();
+    editor.focus();
+  });
+}
+
+async function loadExamples() {
+  const box = $("#examples");
+  let examples;
+  try { examples = await api.examples(); } catch (e) {
+    box.replaceChildren(h("span.muted", {}, `Examples are unavailable (${e.message}).`));
+    return;
+  }
+  box.replaceChildren(...examples.map((ex) => h("button.example.panel", {
+    type: "button", role: "listitem", "aria-pressed": "false", "data-name": ex.name,
+    onclick: (e) => {
+      editor.setValue(ex.source);
+      $("#snippet-name").value = ex.name.endsWith(".py") ? ex.name : `${ex.name}.py`;
+      applySettings(ex.settings);
+      uploadedFile = null;
+      clearError();
+      for (const b of box.children) b.setAttribute("aria-pressed", String(b === e.currentTarget));
+    },
+  }, h("strong", {}, ex.title || ex.name), h("span", {}, ex.description || ""))));
+}
+
+function renderRecent() {
+  const list = recentAnalyses();
+  $("#recent").replaceChildren(...(list.length ? list.slice(0, 10).map((e) => h("li", {},
+    h("a", { href: `/a/${encodeURIComponent(e.id)}` }, e.name || e.id),
+    h("span.muted", { style: "font-size:.85em" }, settingsSummary(e.settings)))) : [h("li.muted", {}, "None yet.")]));
+}
+
+function init() {
+  $("#stages").replaceChildren(...STAGES.map((s) => h("span", {}, s)));
+  editor = CodeMirror($("#editor"), {
+    value: STARTER, mode: "python", lineNumbers: true, indentUnit: 4, tabSize: 4,
+    gutters: ["CodeMirror-linenumbers", "error-gutter"],
+    extraKeys: { "Ctrl-Enter": submit, "Cmd-Enter": submit, Tab: (cm) => cm.execCommand("indentMore"), "Shift-Tab": (cm) => cm.execCommand("indentLess"), Esc: (cm) => cm.getInputField().blur() },
+  });
+  editor.getInputField().setAttribute("aria-label", "Snippet source (Python). Escape leaves the editor.");
+  editor.on("change", () => { if (errorLine != null) clearError(); });
+  window.ckptEditor = editor; // lets tests and power users script the editor
+  buildSettings($("#settings-form"));
+  $("#submit-btn").addEventListener("click", submit);
+  document.addEventListener("keydown", (e) => { if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); submit(); } });
+  $("#upload-btn").addEventListener("click", () => $("#file-input").click());
+  $("#file-input").addEventListener("change", (e) => loadFile(e.target.files[0]));
+  const panel = $("#editor-panel");
+  panel.addEventListener("dragover", (e) => { e.preventDefault(); panel.classList.add("drag-over"); });
+  panel.addEventListener("dragleave", (e) => { if (!panel.contains(e.relatedTarget)) panel.classList.remove("drag-over"); });
+  panel.addEventListener("drop", (e) => {
+    e.preventDefault();
+    panel.classList.remove("drag-over");
+    loadFile(e.dataTransfer.files[0]);
+  });
+  // CodeMirror handles drops itself; route file drops through the same path.
+  editor.on("drop", (cm, e) => { if (e.dataTransfer?.files?.length) { e.preventDefault(); panel.classList.remove("drag-over"); loadFile(e.dataTransfer.files[0]); } });
+  loadExamples();
+  renderRecent();
+}
+
+init();
