@@ -1,0 +1,104 @@
+"""Keep each region's joint graph at partition time and run torch's partitioner on it again.
+
+A memory-budget sweep traces the snippet once; each budget only re-runs the partitioner on a
+fresh copy of the recorded joint graph, under `activation_memory_budget=b`. The same replay
+hands the measurement interpreter forward/backward GraphModules that match the IR exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch._functorch.config as functorch_config
+import torch.fx as fx
+from torch._guards import TracingContext, detect_fake_mode, tracing
+
+from ..ir import RawRegion
+from .recorder import RecordedRegion, Recorder
+
+
+@dataclasses.dataclass(frozen=True)
+class JointSnapshot:
+    """One partitioner call as it was made: an untouched copy of the joint graph, its example
+    inputs, the keyword arguments torch passed, and the region's parameter sources."""
+
+    region_index: int
+    joint: fx.GraphModule
+    joint_inputs: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    dynamo_params: tuple[str | None, ...]
+    fake_mode: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Partitioned:
+    """One region after a (re-)partition: the IR region and the GraphModules it was read from."""
+
+    raw: RawRegion
+    forward: fx.GraphModule | None
+    backward: fx.GraphModule | None
+
+
+class SnapshotRecorder(Recorder):
+    """A `Recorder` that also keeps a copy of every joint graph before partitioning it
+    (the partitioner rewrites the graph it is given)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.snapshots: list[JointSnapshot] = []
+
+    def partition(
+        self, joint: fx.GraphModule, joint_inputs: Sequence[Any], **kwargs: Any
+    ) -> tuple[fx.GraphModule, fx.GraphModule]:
+        region = self._current
+        if region is not None and not self._replaying:
+            self.snapshots.append(JointSnapshot(
+                region_index=region.index, joint=copy.deepcopy(joint),
+                joint_inputs=tuple(joint_inputs), kwargs=dict(kwargs),
+                dynamo_params=tuple(self._dynamo_params),
+                fake_mode=detect_fake_mode(joint_inputs),
+            ))
+        return super().partition(joint, joint_inputs, **kwargs)
+
+    _replaying = False
+
+    def replay(self, memory_budget: float) -> list[Partitioned]:
+        """Every region re-partitioned under `memory_budget`, in capture order.
+
+        Inference-only regions (no joint graph) are returned as captured."""
+        snapshots = {s.region_index: s for s in self.snapshots}
+        out: list[Partitioned] = []
+        for recorded in self.regions:
+            snap = snapshots.get(recorded.index)
+            if snap is None:
+                fresh = recorded
+                forward: fx.GraphModule | None = None
+                backward: fx.GraphModule | None = None
+            else:
+                fresh = RecordedRegion(index=recorded.index)
+                self._current = fresh
+                self._dynamo_params = list(snap.dynamo_params)
+                self._replaying = True
+                try:
+                    # RNG functionalisation asks the tracing context for the fake mode
+                    with functorch_config.patch(activation_memory_budget=memory_budget), \
+                            tracing(TracingContext(snap.fake_mode)):
+                        forward, backward = self.partition(
+                            copy.deepcopy(snap.joint), list(snap.joint_inputs), **snap.kwargs)
+                finally:
+                    self._replaying = False
+                    self._current = None
+            graphs = {k: g for k, g in (("joint", fresh.joint), ("forward", fresh.forward),
+                                         ("backward", fresh.backward)) if g is not None}
+            if "forward" not in graphs:
+                continue
+            out.append(Partitioned(
+                raw=RawRegion(index=len(out), graphs=graphs,
+                              num_user_outputs=fresh.num_user_outputs,
+                              parameter_inputs=fresh.static_input_names),
+                forward=forward, backward=backward,
+            ))
+        return out

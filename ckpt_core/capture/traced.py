@@ -1,0 +1,104 @@
+"""Trace a snippet once, then build analyses for any memory budget by re-running the partitioner.
+
+`trace(path_or_source, settings)` compiles the snippet with a `SnapshotRecorder`;
+`Traced.partition(budget)` re-partitions every region and returns the IR regions together with
+the GraphModules they were read from (for the measurement interpreter); `Traced.analysis(budget)`
+turns them into a complete `Analysis`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from .._version import __version__
+from ..classify import classify, renumber_ac_regions, total_summary
+from ..ir import Analysis, Region
+from ..settings import Settings
+from ..source import snippet_sha256
+from .replay import Partitioned, SnapshotRecorder
+from .run import CaptureResult, capture, resolve_device
+from .snippet import LoadedSnippet, load_snippet
+
+
+@dataclass
+class Traced:
+    """A snippet compiled once, with every region's joint graph kept for re-partitioning."""
+
+    snippet: LoadedSnippet
+    settings: Settings
+    device: str
+    name: str
+    recorder: SnapshotRecorder
+    result: CaptureResult
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def regions(self, memory_budget: float) -> tuple[Region, ...]:
+        """Classified regions under `memory_budget`; the traced budget needs no re-partition."""
+        if memory_budget == self.settings.memory_budget:
+            return renumber_ac_regions([classify(r) for r in self.result.regions])
+        return self.partition(memory_budget)[0]
+
+    def partition(self, memory_budget: float) -> tuple[tuple[Region, ...], list[Partitioned]]:
+        """Classified regions and the GraphModules they were read from, under `memory_budget`."""
+        parts = self.recorder.replay(memory_budget)
+        regions = renumber_ac_regions([classify(p.raw) for p in parts])
+        return regions, parts
+
+    def analysis(self, memory_budget: float | None = None,
+                 regions: tuple[Region, ...] | None = None) -> Analysis:
+        """The analysis under `memory_budget` (the traced settings' budget by default)."""
+        budget = self.settings.memory_budget if memory_budget is None else memory_budget
+        start = time.perf_counter()
+        if regions is None:
+            regions = self.regions(budget)
+        timings = {**self.timings_s, "partition_s": time.perf_counter() - start}
+        return Analysis(
+            ckptscope_version=__version__,
+            torch_version=torch.__version__,
+            device=self.device,
+            settings=self.settings.replace(memory_budget=budget).to_dict(),
+            snippet_sha256=snippet_sha256(self.snippet.source),
+            snippet_name=self.name,
+            snippet_source=self.snippet.source,
+            regions=regions,
+            graph_breaks=tuple(self.result.graph_breaks),
+            summary=total_summary(regions, len(self.result.graph_breaks)),
+            timings_s={k: round(v, 6) for k, v in timings.items()},
+        )
+
+
+@contextlib.contextmanager
+def traced(snippet: str | os.PathLike[str], settings: Settings | None = None, *,
+           name: str | None = None) -> Iterator[Traced]:
+    """Trace a snippet file (an existing path) or snippet text; the snippet's file (a private
+    temporary one for text) stays in place while the context is open."""
+    settings = settings or Settings()
+    device = resolve_device(settings.device)
+    text_given = not (isinstance(snippet, os.PathLike) or os.path.isfile(snippet))
+    with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
+        if text_given:
+            label = name or "snippet.py"
+            path = os.path.join(tmp, os.path.basename(label) or "snippet.py")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(str(snippet))
+        else:
+            path = os.path.abspath(os.fspath(snippet))
+            label = name or os.path.basename(path)
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        start = time.perf_counter()
+        loaded = load_snippet(source, path, device)
+        timings = {"load_s": time.perf_counter() - start}
+        start = time.perf_counter()
+        result, recorder = capture(loaded, settings, device, recorder_cls=SnapshotRecorder)
+        timings["capture_s"] = time.perf_counter() - start
+        assert isinstance(recorder, SnapshotRecorder)
+        yield Traced(snippet=loaded, settings=settings, device=device, name=label,
+                     recorder=recorder, result=result, timings_s=timings)
