@@ -152,7 +152,7 @@ class AnalysisService:
         size_bytes = len(source.encode("utf-8"))
         if size_bytes > self.settings.max_snippet_bytes:
             raise ApiError(413, "too_large", f"source: the snippet is {size_bytes} bytes; the "
-                           f"limit is {self.settings.max_snippet_bytes}")
+                           f"limit is {self.settings.max_snippet_bytes // 1024} KiB")
         settings = Settings.from_dict(settings_in)
         check_source(source, name)
         device = self.resolve_device(settings)

@@ -1,0 +1,137 @@
+"""Graphs, layout, diffs, examples, pages and health, against a fake job backend."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from .conftest import SNIPPET, ClientFactory
+from .fakes import documents_backend
+from .test_analyses import submit, wait_final
+
+
+def done_analysis(c: TestClient, source: str = SNIPPET) -> str:
+    sub = submit(c, source=source)
+    wait_final(c, sub["id"])
+    return str(sub["id"])
+
+
+def test_graph_json(client: tuple[TestClient, Any], mlp_doc: dict[str, Any]) -> None:
+    c, _ = client
+    i = done_analysis(c)
+    for kind in ("forward", "backward", "joint"):
+        body = c.get(f"/api/analyses/{i}/regions/0/graphs/{kind}").json()
+        assert body["kind"] == kind and body["nodes"] == mlp_doc["regions"][0]["graphs"][kind]["nodes"]
+        assert body["saved"] == mlp_doc["regions"][0]["saved"]
+    assert c.get(f"/api/analyses/{i}/regions/7/graphs/forward").status_code == 404
+    assert c.get(f"/api/analyses/{i}/regions/0/graphs/sideways").status_code == 422
+    assert c.get(f"/api/analyses/{i}/regions/-1/graphs/forward").status_code == 422
+
+
+def test_graph_svg_ids_and_classes(client: tuple[TestClient, Any], mlp_doc: dict[str, Any]) -> None:
+    c, _ = client
+    i = done_analysis(c)
+    r = c.get(f"/api/analyses/{i}/regions/0/graphs/forward.svg")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
+    svg = r.text
+    groups = re.findall(r'<g id="g:([^"]+)" class="node group (\w+)', svg)
+    assert ("block", "recomputed") in groups or any(p == "block" for p, _ in groups), groups
+    same = c.get(f"/api/analyses/{i}/regions/0/graphs/forward?format=svg")
+    assert same.text == svg
+    expanded = c.get(f"/api/analyses/{i}/regions/0/graphs/forward.svg?expand=block.0").text
+    nodes = dict(re.findall(r'<g id="n:([^"~]+)" class="node op (\w+)', expanded))
+    forward = {n["name"]: n["status"] for n in mlp_doc["regions"][0]["graphs"]["forward"]["nodes"]}
+    assert nodes and all(forward[name] == status for name, status in nodes.items())
+    assert "recomputed" in nodes.values() or "saved" in nodes.values()
+    r = c.get(f"/api/analyses/{i}/regions/0/graphs/forward.svg?expand=no.such.group")
+    assert r.status_code == 404 and r.json()["code"] == "unknown_group"
+
+
+def test_layout_is_cached_as_a_blob(make_client: ClientFactory, tmp_path: Path) -> None:
+    with make_client() as (c, _):
+        i = done_analysis(c)
+        c.get(f"/api/analyses/{i}/regions/0/graphs/backward.svg")
+    blobs = list((tmp_path / "data" / "blobs" / "layouts").glob("*.svg.gz"))
+    assert len(blobs) == 1
+    with make_client() as (c, _):  # a new process reuses the stored layout
+        blobs[0].write_bytes(__import__("gzip").compress(b"<svg>cached</svg>"))
+        j = done_analysis(c)  # same content → same cache key, new share id
+        assert c.get(f"/api/analyses/{j}/regions/0/graphs/backward.svg").text == "<svg>cached</svg>"
+
+
+def test_groups_level(client: tuple[TestClient, Any]) -> None:
+    c, _ = client
+    i = done_analysis(c)
+    top = c.get(f"/api/analyses/{i}/regions/0/graphs/forward/groups").json()
+    assert top["breadcrumb"] == [""] and top["expand"] == ""
+    paths = {it["path"] for it in top["items"] if it["kind"] == "group"}
+    assert "block" in paths
+    block = next(it for it in top["items"] if it["path"] == "block")
+    assert block["node_count"] > 0 and sum(block["status_counts"].values()) == block["node_count"]
+    inner = c.get(f"/api/analyses/{i}/regions/0/graphs/forward/groups?expand=block").json()
+    assert inner["breadcrumb"] == ["", "block"]
+    ids = {it["id"] for it in inner["items"]}
+    assert all(a in ids and b in ids for a, b in inner["edges"])
+
+
+def test_diff(make_client: ClientFactory, mlp_doc: dict[str, Any],
+              mlp_default_doc: dict[str, Any]) -> None:
+    other = SNIPPET + "\n# default partitioner\n"
+    with make_client(documents_backend({other: mlp_default_doc}, mlp_doc)) as (c, _):
+        a, b = done_analysis(c), done_analysis(c, other)
+        r = c.get(f"/api/diffs?ids={a},{b}")
+        assert r.status_code in (200, 501), r.text
+        if r.status_code == 200:
+            body = r.json()
+            assert len(body["analyses"]) == 2 and body["comparisons"]
+        assert c.get(f"/api/diffs?ids={a}").status_code == 422
+        assert c.get(f"/api/diffs?ids={a},nope").status_code == 404
+        assert c.get(f"/diff/{a}..{b}").status_code == 200
+        assert c.get(f"/diff/{a}..nope").status_code == 404
+
+
+def test_examples(client: tuple[TestClient, Any]) -> None:
+    c, _ = client
+    examples = {e["name"]: e for e in c.get("/api/examples").json()}
+    assert {"gpt_sac", "mlp_checkpoint", "memory_budget"} <= set(examples)
+    assert examples["memory_budget"]["settings"] == {"memory_budget": 0.5}
+    gpt = examples["gpt_sac"]
+    assert gpt["title"].startswith("A GPT-style stack") and "model =" in gpt["source"]
+    assert gpt["settings"] == {}
+
+
+def test_pages_and_static(make_client: ClientFactory, tmp_path: Path) -> None:
+    frontend = tmp_path / "frontend"
+    (frontend / "static" / "js").mkdir(parents=True)
+    (frontend / "index.html").write_text("<html>index</html>")
+    (frontend / "static" / "js" / "app.js").write_text("console.log(1)")
+    (tmp_path / "secret.txt").write_text("no")
+    with make_client(frontend_dir=frontend) as (c, _):
+        assert c.get("/").text == "<html>index</html>"
+        i = done_analysis(c)
+        page = c.get(f"/a/{i}")  # no analysis.html yet: a placeholder
+        assert page.status_code == 200 and "ckptscope" in page.text
+        js = c.get("/static/js/app.js")
+        assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+        for path in ("/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/nope.js"):
+            assert c.get(path).status_code == 404
+
+
+def test_health(client: tuple[TestClient, Any]) -> None:
+    c, _ = client
+    assert c.get("/healthz").json() == {"status": "ok", "checks": {}}
+    ready = c.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+
+
+def test_memory_routes_answer_or_say_not_available(client: tuple[TestClient, Any]) -> None:
+    c, _ = client
+    i = done_analysis(c)
+    for path in (f"/api/analyses/{i}/memory", f"/api/analyses/{i}/figures/timeline"):
+        r = c.get(path)
+        assert r.status_code in (200, 501), (path, r.text)
+        if r.status_code == 501:
+            assert r.json()["code"] == "not_available"
