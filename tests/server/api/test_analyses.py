@@ -32,7 +32,8 @@ def submit(client: TestClient, source: str = SNIPPET, **extra: Any) -> dict[str,
 def test_submit_follow_and_read(client: tuple[TestClient, Any], mlp_doc: dict[str, Any]) -> None:
     c, backend = client
     sub = submit(c, settings={"memory_budget": 0.5}, name="mlp.py")
-    assert sub["share_url"] == f"/a/{sub['id']}" and sub["status_url"] == f"/api/analyses/{sub['id']}"
+    assert sub["share_url"] == f"/a/{sub['id']}"
+    assert sub["status_url"] == f"/api/analyses/{sub['id']}"
     assert len(sub["id"]) >= 22 and sub["cached"] is False and sub["owner_token"]
     status = wait_final(c, sub["id"])
     assert status["status"] == "done" and status["summary"] == mlp_doc["summary"]

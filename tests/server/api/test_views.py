@@ -24,7 +24,8 @@ def test_graph_json(client: tuple[TestClient, Any], mlp_doc: dict[str, Any]) -> 
     i = done_analysis(c)
     for kind in ("forward", "backward", "joint"):
         body = c.get(f"/api/analyses/{i}/regions/0/graphs/{kind}").json()
-        assert body["kind"] == kind and body["nodes"] == mlp_doc["regions"][0]["graphs"][kind]["nodes"]
+        assert body["kind"] == kind
+        assert body["nodes"] == mlp_doc["regions"][0]["graphs"][kind]["nodes"]
         assert body["saved"] == mlp_doc["regions"][0]["saved"]
     assert c.get(f"/api/analyses/{i}/regions/7/graphs/forward").status_code == 404
     assert c.get(f"/api/analyses/{i}/regions/0/graphs/sideways").status_code == 422
