@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from ckpt_core.cli import main as core_main
-from server import cli_serve
+from server import cli_serve, cli_worker
 
 #: Server subcommand modules, each with `register(subparsers)`.
-SERVER_COMMANDS: list[ModuleType] = [cli_serve]
+SERVER_COMMANDS: list[ModuleType] = [cli_serve, cli_worker]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,132 @@
+"""The real `JobBackend`: jobs on the Huey queue, run in sandboxes by embedded or remote workers."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ckpt_core.errors import SandboxError
+
+from ..jobs import JobEvent, JobOutcome, JobSpec
+from .pool import SandboxPool
+from .queue import Consumer, Queues
+from .runner import JobRunner, cancelled_error
+from .sandbox import SandboxConfig, SandboxLimits, describe, host_config
+from .state import CANCELLED_CLAIM, JobState
+
+log = logging.getLogger(__name__)
+
+
+class WorkerBackend:
+    """Submit/observe/cancel jobs; optionally consume them in this process too.
+
+    `stale_after_s`: a claimed job whose worker sent no heartbeat for this long (the worker was
+    killed, or its host died) is failed with that reason when next observed.
+    """
+
+    def __init__(self, queues: Queues, data_dir: Path, *, trusted_local: bool = False,
+                 pool_size: int = 1, limits: SandboxLimits | None = None,
+                 stale_after_s: float = 30.0, preload: bool = True) -> None:
+        self.queues = queues
+        self.state = JobState(queues.state_storage)
+        self.data_dir = data_dir
+        self.trusted_local = trusted_local
+        self.pool_size = pool_size
+        self.limits = limits or SandboxLimits()
+        self.stale_after_s = stale_after_s
+        self.preload = preload
+        self.consumers: list[Consumer] = []
+        #: which isolation layers are in force, per consumer (for logs and status pages)
+        self.isolation: dict[str, dict[str, str]] = {}
+        self._work_root: Path | None = None
+
+    # -- JobBackend -----------------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec) -> None:
+        self.state.append_event(spec.job_id, "queued", f"queued for a {spec.device} worker")
+        self.queues.enqueue(spec)
+
+    def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
+        self._fail_if_stale(job_id)
+        return self.state.events(job_id, after)
+
+    def outcome(self, job_id: str) -> JobOutcome | None:
+        self._fail_if_stale(job_id)
+        return self.state.outcome(job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        if self.state.outcome(job_id) is not None:
+            return False
+        if self.state.claim(job_id, CANCELLED_CLAIM):
+            # no worker had taken it: it never runs (a worker that dequeues it skips it)
+            return self.state.finish(job_id, "cancelled", error=cancelled_error(),
+                                     message="cancelled before it started")
+        self.state.request_cancel(job_id)  # the running worker kills its sandbox
+        return True
+
+    def close(self) -> None:
+        for c in self.consumers:
+            c.stop()
+        self.consumers.clear()
+        if self._work_root is not None:
+            shutil.rmtree(self._work_root, ignore_errors=True)
+            self._work_root = None
+
+    # -- consumers ------------------------------------------------------------------------------
+
+    def start_embedded_consumer(self, *, cpu_workers: int = 1, gpus: Sequence[int] = ()) -> None:
+        """Consume jobs in this process: `cpu_workers` CPU sandboxes at a time, one job per GPU.
+
+        Checks the host first: `SandboxUnavailableError` says what to grant.
+        """
+        if self._work_root is None:
+            # not under data_dir: that may be private, and the sandbox user must traverse here
+            self._work_root = Path(tempfile.mkdtemp(prefix="ckpt-sandboxes-"))
+        work_root = self._work_root
+        if cpu_workers > 0:
+            config = host_config(work_root, trusted_local=self.trusted_local,
+                                 limits=self.limits, preload=self.preload)
+            self._start("cpu", config, cpu_workers, "ckpt-cpu")
+        for gpu in gpus:
+            config = host_config(work_root, trusted_local=self.trusted_local, gpu=gpu,
+                                 limits=self.limits, preload=self.preload)
+            self._start("cuda", config, 1, f"ckpt-gpu{gpu}")
+
+    def _start(self, device: str, config: SandboxConfig, workers: int, name: str) -> None:
+        self.isolation[name] = describe(config)
+        log.info("%s isolation: %s", name, self.isolation[name])
+        runners = [JobRunner(self.state, SandboxPool(config, self.pool_size),
+                             max_timeout_s=self.limits.timeout_s) for _ in range(workers)]
+        consumer = Consumer(self.queues.by_device[device], runners, name)
+        consumer.start()
+        self.consumers.append(consumer)
+
+    # -- lost workers ---------------------------------------------------------------------------
+
+    def _fail_if_stale(self, job_id: str) -> None:
+        owner = self.state.claimed_by(job_id)
+        if owner is None or owner == CANCELLED_CLAIM or self.state.outcome(job_id) is not None:
+            return
+        beat = self.state.last_heartbeat(job_id)
+        if beat is None or time.time() - beat <= self.stale_after_s:
+            return
+        err = SandboxError(f"the worker running this job ({owner}) stopped responding "
+                           f"(no heartbeat for {time.time() - beat:.0f} s); the job failed")
+        self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
+
+
+def make_backend(queue_url: str | None, data_dir: Path, *, trusted_local: bool = False,
+                 pool_size: int = 1, limits: SandboxLimits | None = None,
+                 stale_after_s: float = 30.0, preload: bool = True) -> WorkerBackend:
+    """The backend `ckpt serve` uses: `queue_url` None → `<data_dir>/queue.sqlite3`
+    (call `start_embedded_consumer()` to run jobs in-process); `redis://…` → shared queue
+    served by `ckpt worker` hosts. `close()` stops any embedded consumer."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return WorkerBackend(Queues(queue_url, data_dir), data_dir, trusted_local=trusted_local,
+                         pool_size=pool_size, limits=limits, stale_after_s=stale_after_s,
+                         preload=preload)

@@ -1,0 +1,91 @@
+"""The program that runs INSIDE a sandbox: import torch, wait for one job, answer once, exit.
+
+Standalone on purpose (it imports only ckpt_core, never the server): the job arrives as one JSON
+document on stdin, progress events and exactly one result leave as JSON lines on the control fd
+(`CKPT_CONTROL_FD`). Whatever the snippet prints goes to stdout/stderr, which the worker ignores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+_MAIN_PID = os.getpid()
+_CTL = int(os.environ.get("CKPT_CONTROL_FD", "3"))
+
+
+def send(kind: str, **payload: Any) -> None:
+    """Write one message; silently nothing from a process the snippet forked."""
+    if os.getpid() != _MAIN_PID:
+        return
+    data = memoryview((json.dumps({"kind": kind, **payload}) + "\n").encode())
+    while data:
+        n = os.write(_CTL, data)
+        data = data[n:]
+
+
+def _die_with_parent() -> None:
+    # the sandbox already dies with bubblewrap; this covers --trusted-local, where we are a
+    # plain child of the worker
+    PR_SET_PDEATHSIG = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    from ckpt_core.capture import analyze_loaded
+    from ckpt_core.capture.run import resolve_device
+    from ckpt_core.capture.snippet import load_snippet
+    from ckpt_core.settings import Settings
+
+    settings = Settings.from_dict(job.get("settings") or {})
+    device = resolve_device(settings.device)
+    name = os.path.basename(str(job.get("snippet_name") or "snippet.py")) or "snippet.py"
+    source = str(job.get("source", ""))
+    path = os.path.join(os.getcwd(), name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(source)
+    send("event", stage="tracing", message="running the snippet and tracing the model")
+    start = time.perf_counter()
+    snippet = load_snippet(source, path, device)
+    load_s = time.perf_counter() - start
+    send("event", stage="partitioning", message="compiling: joint graph and partition")
+    analysis = analyze_loaded(snippet, settings, device, name, {"load_s": load_s})
+    send("event", stage="analysing", message="classifying saved and recomputed values")
+    return analysis.to_dict()
+
+
+def main() -> None:
+    _die_with_parent()
+    if os.environ.get("CKPT_PRELOAD", "1") == "1":
+        import torch  # noqa: F401  (the slow import, done before the job arrives)
+
+        import ckpt_core.capture  # noqa: F401
+    send("ready")
+    job = json.loads(sys.stdin.buffer.read() or b"{}")
+    from ckpt_core.errors import AnalysisError, CkptError, SnippetRuntimeError
+
+    try:
+        send("result", result=run_job(job))
+    except CkptError as e:
+        send("result", error=e.to_dict())
+    except (SystemExit, KeyboardInterrupt) as e:
+        send("result", error=SnippetRuntimeError(
+            f"the snippet stopped the interpreter ({type(e).__name__}: {e})").to_dict())
+    except Exception as e:  # noqa: BLE001 - anything else is reported, never a silent crash
+        send("result", error=AnalysisError(f"unexpected {type(e).__name__}: {e}").to_dict())
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    # skip atexit hooks and the snippet's non-daemon threads: the answer is sent
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

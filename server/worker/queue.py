@@ -1,0 +1,139 @@
+"""The job queue on Huey: SqliteHuey embedded by default, RedisHuey by URL; routed by device.
+
+Two queues share one storage: `ckpt-cpu` and `ckpt-cuda`. Messages are JSON, not pickle (a
+shared Redis must not be a way to run code on workers). Consumers here are plain threads that
+dequeue and hand specs to a `JobRunner`; Huey's own consumer would install signal handlers,
+which an embedding server (uvicorn) owns.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.registry import Message
+from huey.serializer import Serializer
+from huey.storage import BaseStorage, RedisStorage, SqliteStorage
+
+from ..jobs import JobSpec
+from .runner import JobRunner
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "ckpt.run_job"
+DEVICES = ("cpu", "cuda")
+
+
+class JsonSerializer(Serializer):  # type: ignore[misc]
+    """Huey messages as JSON; datetimes tagged, everything else must be plain data."""
+
+    def _serialize(self, data: Any) -> bytes:
+        if isinstance(data, Message):
+            data = {"__message__": data._asdict()}
+        return json.dumps(data, default=_encode).encode()
+
+    def _deserialize(self, data: bytes) -> Any:
+        doc = json.loads(data, object_hook=_decode)
+        if isinstance(doc, dict) and "__message__" in doc:
+            fields = doc["__message__"]
+            fields["args"] = tuple(fields.get("args") or ())
+            return Message(**fields)
+        return doc
+
+
+def _encode(obj: Any) -> Any:
+    if isinstance(obj, datetime.datetime):
+        return {"__dt__": obj.isoformat()}
+    raise TypeError(f"{type(obj).__name__} cannot cross the queue")
+
+
+def _decode(doc: dict[str, Any]) -> Any:
+    if set(doc) == {"__dt__"}:
+        return datetime.datetime.fromisoformat(doc["__dt__"])
+    return doc
+
+
+def _never_run_here(spec: dict[str, Any]) -> None:
+    """The registered task: consumers run specs through a JobRunner, not through Huey."""
+    raise RuntimeError("ckpt jobs are executed by server.worker consumers")
+
+
+class Queues:
+    """The CPU and CUDA queues and the job-state storage, over SQLite or Redis."""
+
+    def __init__(self, url: str | None, data_dir: Path) -> None:
+        self.url = url or f"sqlite:///{data_dir / 'queue.sqlite3'}"
+        parsed = urlparse(self.url)
+        serializer = JsonSerializer()
+        self.by_device: dict[str, Huey] = {}
+        self.state_storage: BaseStorage
+        if parsed.scheme == "sqlite":
+            path = Path(parsed.path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for dev in DEVICES:
+                self.by_device[dev] = SqliteHuey(f"ckpt-{dev}", filename=str(path),
+                                                 results=False, serializer=serializer)
+            self.state_storage = SqliteStorage("ckpt-state", filename=str(path))
+        elif parsed.scheme in ("redis", "rediss", "unix"):
+            for dev in DEVICES:
+                self.by_device[dev] = RedisHuey(f"ckpt-{dev}", url=self.url, results=False,
+                                                serializer=serializer)
+            self.state_storage = RedisStorage("ckpt-state", url=self.url)
+        else:
+            raise ValueError(f"unsupported queue URL {self.url!r}: use sqlite:///PATH or "
+                             "redis://HOST:PORT/DB")
+        self.tasks = {dev: huey.task(name=TASK_NAME)(_never_run_here)
+                      for dev, huey in self.by_device.items()}
+
+    def enqueue(self, spec: JobSpec) -> None:
+        device = "cuda" if spec.device.startswith("cuda") else "cpu"
+        self.by_device[device].enqueue(self.tasks[device].s(asdict(spec)))
+
+    def pending(self, device: str) -> int:
+        return int(self.by_device[device].pending_count())
+
+
+class Consumer:
+    """`workers` threads taking jobs from one device's queue, each with its own runner."""
+
+    def __init__(self, huey: Huey, runners: list[JobRunner], name: str) -> None:
+        self.huey = huey
+        self.runners = runners
+        self.name = name
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(r,), daemon=True,
+                                          name=f"{name}-{i}") for i, r in enumerate(runners)]
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def _loop(self, runner: JobRunner) -> None:
+        while not self._stop.is_set():
+            try:
+                task = self.huey.dequeue()
+            except Exception:
+                log.exception("%s: dequeue failed", self.name)
+                self._stop.wait(1.0)
+                continue
+            if task is None:
+                self._stop.wait(0.1)  # SQLite does not block; Redis already waited 1 s
+                continue
+            if task.name != TASK_NAME or not task.args:
+                log.error("%s: dropped unexpected task %s", self.name, task.name)
+                continue
+            runner.execute(dict(task.args[0]))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for r in self.runners:
+            r.stop()
+        for t in self._threads:
+            t.join(timeout=15)

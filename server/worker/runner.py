@@ -1,0 +1,124 @@
+"""Runs one dequeued job: claim it, take a warm sandbox, relay events, record one outcome."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+from ckpt_core import validate_analysis
+from ckpt_core.errors import AnalysisError, CkptError, SandboxError
+
+from .pool import SandboxPool
+from .process import Cancelled
+from .state import JobState
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 1.0
+
+
+def cancelled_error() -> dict[str, Any]:
+    return {"type": "SandboxError", "code": "cancelled", "message": "the job was cancelled",
+            "line": None}
+
+
+class JobRunner:
+    """Executes job specs (as dicts, the queue's JSON) on sandboxes from one pool."""
+
+    def __init__(self, state: JobState, pool: SandboxPool, *, max_timeout_s: float) -> None:
+        self.state = state
+        self.pool = pool
+        self.max_timeout_s = max_timeout_s
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Stop the running job (it fails with a reason) and warm no more sandboxes."""
+        self._stopping = True
+        self.pool.close()
+
+    def execute(self, spec: dict[str, Any]) -> None:
+        job_id = str(spec["job_id"])
+        if not self.state.claim(job_id, self.owner):
+            log.info("job %s skipped: claimed by %s", job_id, self.state.claimed_by(job_id))
+            return
+        self.state.heartbeat(job_id)
+        try:
+            self._run(job_id, spec)
+        except Cancelled:
+            if self._stopping:
+                err = SandboxError("the worker was shut down while the job ran")
+                self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
+                return
+            self.state.finish(job_id, "cancelled", error=cancelled_error(),
+                              message="cancelled while running; its sandbox was killed")
+        except CkptError as e:
+            self.state.finish(job_id, "failed", error=e.to_dict(), message=e.message[:500])
+        except Exception as e:
+            log.exception("job %s: worker error", job_id)
+            err = SandboxError(f"the worker failed: {type(e).__name__}: {e}")
+            self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
+
+    def _run(self, job_id: str, spec: dict[str, Any]) -> None:
+        state = self.state
+        if state.cancel_requested(job_id):
+            raise Cancelled
+        state.append_event(job_id, "starting", "taking a warm sandbox")
+        deadline = time.monotonic() + self.pool.config.limits.startup_s
+        sandbox = None
+        while sandbox is None:
+            # wait in short steps so the heartbeat and cancel keep working while a pool warms
+            left = deadline - time.monotonic()
+            try:
+                sandbox = self.pool.take(timeout=min(max(left, 0.1), 2.0))
+            except SandboxError:
+                if left <= 0:
+                    raise
+                state.heartbeat(job_id)
+                if state.cancel_requested(job_id):
+                    raise Cancelled from None
+        timeout = float(spec.get("options", {}).get("timeout_s") or self.max_timeout_s)
+        timeout = min(timeout, self.max_timeout_s)
+        last_beat = [time.monotonic()]
+
+        def tick() -> None:
+            if time.monotonic() - last_beat[0] >= HEARTBEAT_S:
+                state.heartbeat(job_id)
+                last_beat[0] = time.monotonic()
+
+        def on_event(stage: str, message: str) -> None:
+            if stage in ("tracing", "partitioning", "analysing"):
+                state.append_event(job_id, stage, message)  # type: ignore[arg-type]
+
+        job = {k: spec.get(k) for k in ("job_id", "source", "settings", "snippet_name",
+                                        "device", "options")}
+        def should_stop() -> bool:
+            return self._stopping or state.cancel_requested(job_id)
+
+        reply = sandbox.run(job, on_event, should_stop, timeout, tick)
+        error, result = reply.get("error"), reply.get("result")
+        if isinstance(error, dict):
+            err = sanitize_error(error)
+            state.finish(job_id, "failed", error=err, message=str(err["message"])[:500])
+            return
+        if not isinstance(result, dict):
+            raise SandboxError("the sandbox returned neither a result nor an error")
+        try:
+            validate_analysis(result)  # never trust the sandbox's document
+        except AnalysisError as e:
+            raise SandboxError(f"the sandbox returned an invalid analysis: {e.message}") from e
+        state.append_event(job_id, "storing", "storing the analysis")
+        state.finish(job_id, "done", result=result, message="done")
+
+
+def sanitize_error(error: dict[str, Any]) -> dict[str, Any]:
+    """The error document a sandbox sent, reduced to the known fields and kinds."""
+    kind = CkptError.from_dict(error)  # unknown types fall back to CkptError
+    line = error.get("line")
+    return {"type": type(kind).__name__, "code": str(error.get("code") or kind.code)[:64],
+            "message": str(error.get("message", ""))[:20000],
+            "line": line if isinstance(line, int) and not isinstance(line, bool) else None}

@@ -1,0 +1,106 @@
+"""Job state shared by the server and the workers, kept in the queue's own storage (SQLite/Redis).
+
+Per job: append-only events, a claim (who runs it, or "cancelled" when cancel won the race), a
+cancel request, a heartbeat and the outcome. Values are JSON; writes that may race use the
+storage's atomic put-if-empty, so a job has exactly one owner and exactly one outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from huey.constants import EmptyData
+from huey.storage import BaseStorage
+
+from ..jobs import JobEvent, JobOutcome, Stage
+
+#: progress shown for each stage
+PROGRESS: dict[str, float] = {
+    "queued": 0.0, "starting": 0.1, "tracing": 0.25, "partitioning": 0.5, "analysing": 0.8,
+    "storing": 0.95, "done": 1.0, "failed": 1.0, "cancelled": 1.0,
+}
+CANCELLED_CLAIM = "cancelled"
+
+
+class JobState:
+    """Typed access to one storage's job keys."""
+
+    def __init__(self, storage: BaseStorage) -> None:
+        self.storage = storage
+
+    @staticmethod
+    def _key(job_id: str, what: str) -> str:
+        return f"ckpt:{job_id}:{what}"
+
+    def _get(self, key: str) -> Any:
+        raw = self.storage.peek_data(key)
+        if raw is EmptyData:
+            return None
+        return json.loads(raw)
+
+    def _put_if_empty(self, key: str, value: Any) -> bool:
+        return bool(self.storage.put_if_empty(key, json.dumps(value).encode()))
+
+    # -- events -------------------------------------------------------------------------------
+
+    def append_event(self, job_id: str, stage: Stage, message: str = "") -> None:
+        doc = {"stage": stage, "progress": PROGRESS.get(stage, 0.0), "message": message,
+               "at": time.time()}
+        i = len(self.events(job_id))
+        while not self._put_if_empty(self._key(job_id, f"ev:{i}"), doc):
+            i += 1  # someone appended meanwhile (cancel or stale-job detection)
+
+    def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
+        out: list[JobEvent] = []
+        i = max(0, after)
+        while (doc := self._get(self._key(job_id, f"ev:{i}"))) is not None:
+            out.append(JobEvent(job_id, doc["stage"], float(doc["progress"]),
+                                str(doc.get("message", "")), float(doc.get("at", 0.0))))
+            i += 1
+        return out
+
+    # -- ownership ------------------------------------------------------------------------------
+
+    def claim(self, job_id: str, owner: str) -> bool:
+        """Take the job for `owner`; False when a worker or a cancel took it first."""
+        return self._put_if_empty(self._key(job_id, "claim"), owner)
+
+    def claimed_by(self, job_id: str) -> str | None:
+        value = self._get(self._key(job_id, "claim"))
+        return None if value is None else str(value)
+
+    def request_cancel(self, job_id: str) -> None:
+        self.storage.put_data(self._key(job_id, "cancel"), b"true")
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self._get(self._key(job_id, "cancel")) is True
+
+    def heartbeat(self, job_id: str) -> None:
+        self.storage.put_data(self._key(job_id, "hb"), json.dumps(time.time()).encode())
+
+    def last_heartbeat(self, job_id: str) -> float | None:
+        value = self._get(self._key(job_id, "hb"))
+        return None if value is None else float(value)
+
+    # -- outcome ------------------------------------------------------------------------------
+
+    def put_outcome(self, job_id: str, result: dict[str, Any] | None = None,
+                    error: dict[str, Any] | None = None) -> bool:
+        """Record the one outcome; False if the job already had one."""
+        return self._put_if_empty(self._key(job_id, "out"), {"result": result, "error": error})
+
+    def outcome(self, job_id: str) -> JobOutcome | None:
+        doc = self._get(self._key(job_id, "out"))
+        if doc is None:
+            return None
+        return JobOutcome(job_id, result=doc.get("result"), error=doc.get("error"))
+
+    def finish(self, job_id: str, stage: Stage, *, result: dict[str, Any] | None = None,
+               error: dict[str, Any] | None = None, message: str = "") -> bool:
+        """Outcome then its final event, unless another party finished the job first."""
+        if not self.put_outcome(job_id, result, error):
+            return False
+        self.append_event(job_id, stage, message)
+        return True
