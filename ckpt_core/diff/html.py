@@ -12,7 +12,7 @@ from html import escape
 from ..units import fmt_bytes, fmt_flops
 from .compare import ROOT_MODULE
 from .model import AnalysisInfo, Comparison, GraphDiff, NodeRow
-from .report import signed
+from .report import changed_settings, signed
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
@@ -65,7 +65,7 @@ def _analyses_table(analyses: Sequence[AnalysisInfo]) -> str:
             "<th>peak</th></tr>")
     body = []
     for a in analyses:
-        settings = ", ".join(f"{k}={v}" for k, v in sorted(a.settings.items()))
+        settings = changed_settings(a.settings)
         peak = fmt_bytes(a.peak_bytes) if a.peak_bytes is not None else "n/a"
         body.append(
             f"<tr><td><b>{escape(a.label)}</b></td><td>{escape(a.snippet_name)}</td>"

@@ -31,11 +31,15 @@ def text_report(d: GraphDiff, *, top_modules: int = 40, names_per_module: int = 
     return "\n".join(out)
 
 
-def _describe(a: AnalysisInfo) -> str:
+def changed_settings(settings: dict[str, object]) -> str:
+    """The settings that differ from plain `torch.compile` (device aside), or "defaults"."""
     defaults = Settings().to_dict()
-    changed = {k: v for k, v in sorted(a.settings.items())
-               if k != "device" and defaults.get(k) != v}
-    settings = ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
+    changed = {k: v for k, v in sorted(settings.items()) if k != "device" and defaults.get(k) != v}
+    return ", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults"
+
+
+def _describe(a: AnalysisInfo) -> str:
+    settings = changed_settings(a.settings)
     return (f"{a.snippet_name} · torch {a.torch_version} · {a.device} · settings: {settings} · "
             f"{a.node_count} forward nodes")
 

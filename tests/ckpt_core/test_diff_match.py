@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import ckpt_core
@@ -95,3 +97,10 @@ def test_peak_is_read_from_either_memory_shape() -> None:
     s = ckpt_core.diff([a, b]).comparisons[0].summary
     assert s.peak_bytes is not None and (s.peak_bytes.before, s.peak_bytes.delta) == (1000, -400)
     assert not ckpt_core.diff([a, a]).comparisons[0].summary.peak_bytes.delta  # type: ignore[union-attr]
+
+
+def test_diffing_needs_no_torch() -> None:
+    code = ("import sys, ckpt_core; from ckpt_core.diff.html import html_report; "
+            "from ckpt_core.cli import diff; assert 'torch' not in sys.modules")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
