@@ -8,6 +8,10 @@ Public API (torch is imported only when an analysis actually runs):
     Analysis, Region, Node, …            the IR (`ir`), JSON via `.to_dict()` / `.from_dict()`
     validate_analysis(dict)              JSON-schema and invariant checks
     diff([a, b, ...]) -> GraphDiff       match analyses, show what moved saved ⇄ recomputed
+    memory_timeline(doc, region) -> Timeline, saved_ledger / recompute_ledger / module_rollup,
+    with_memory(analysis)                memory analyses (pure); the `memory` key of a document
+    sweep(snippet, budgets, settings)    one analysis per memory budget from one trace (torch)
+    analyze_measured(snippet, settings)  analysis + memory measured on real tensors (torch)
     CkptError and subclasses             every failure a user can cause (see `errors`)
 """
 
@@ -32,7 +36,18 @@ from .errors import (
     SnippetSyntaxError,
 )
 from .ir import SCHEMA_VERSION, Analysis, Graph, GraphBreak, Node, Region, SavedValue
+from .memory import (
+    memory_summary,
+    memory_timeline,
+    memory_timelines,
+    module_rollup,
+    recompute_ledger,
+    repeated_layers,
+    saved_ledger,
+    with_memory,
+)
 from .settings import Settings
+from .sweep import SweepResult, sweep
 from .validate import validate_analysis
 
 __all__ = [
@@ -55,12 +70,23 @@ __all__ = [
     "SnippetError",
     "SnippetRuntimeError",
     "SnippetSyntaxError",
+    "SweepResult",
     "__version__",
     "analyze",
     "analyze_file",
+    "analyze_measured",
     "analyze_source",
     "diff",
+    "memory_summary",
+    "memory_timeline",
+    "memory_timelines",
+    "module_rollup",
+    "recompute_ledger",
+    "repeated_layers",
+    "saved_ledger",
+    "sweep",
     "validate_analysis",
+    "with_memory",
 ]
 
 
@@ -87,3 +113,10 @@ def analyze(
     from .capture import analyze_model as _impl
 
     return _impl(model, example_inputs, settings, loss=loss)
+
+
+def analyze_measured(snippet: str | os.PathLike[str], settings: Settings | None = None) -> Analysis:
+    """Analyse a snippet (path or text) with its `memory` key, measured figures included."""
+    from .capture.cuda_memory import analyze_measured as _impl
+
+    return _impl(snippet, settings)

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from . import analyze, diff
+from . import analyze, diff, sweep
 
 #: Subcommand modules; each has `register(subparsers)` which sets `func` on its parser.
-COMMANDS: list[ModuleType] = [analyze, diff]
+COMMANDS: list[ModuleType] = [analyze, diff, sweep]
 
 
 def build_parser(extra: Sequence[ModuleType] = ()) -> argparse.ArgumentParser:

@@ -36,6 +36,8 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", metavar="OUT.json",
                    help="write the analysis JSON here (an {\"error\": …} document on failure)")
     p.add_argument("--top", type=int, default=5, help="largest saved tensors to list per region")
+    p.add_argument("--html", metavar="REPORT.html",
+                   help="also write a self-contained HTML report (opens offline)")
     p.add_argument("-v", "--verbose", action="store_true", help="print errors in full")
     p.set_defaults(func=run)
 
@@ -53,9 +55,18 @@ def run(args: argparse.Namespace) -> int:
             analysis = analyze_file(args.snippet, settings)
     except CkptError as e:
         return report_error(e, args.output, args.verbose)
+    from ..memory import with_memory
+
+    analysis = with_memory(analysis)
     doc = analysis.to_dict()
     print(text_summary(doc, top=args.top))
     if args.output:
         write_json(args.output, doc)
         print(f"\nwrote {args.output}")
+    if args.html:
+        from ..html_report import html_report
+
+        with open(args.html, "w", encoding="utf-8") as f:
+            f.write(html_report(analysis))
+        print(f"wrote {args.html}")
     return EXIT_OK

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+from .ledgers import RecomputeLedger, SavedLedger, recompute_ledger, saved_ledger
+from .rollup import ModuleRollup, RepeatedLayers, module_rollup, repeated_layers
 from .storage import CATEGORIES, Storage, StoragePlan, storage_plan
-from .timeline import Peak, Step, Timeline, memory_timeline, memory_timelines
+from .summary import Measured, memory_summary, with_memory
+from .timeline import (
+    Peak,
+    Step,
+    Timeline,
+    disagreeing_steps,
+    memory_timeline,
+    memory_timelines,
+)
 
 __all__ = [
     "CATEGORIES",
+    "Measured",
+    "ModuleRollup",
     "Peak",
+    "RecomputeLedger",
+    "RepeatedLayers",
+    "SavedLedger",
     "Step",
     "Storage",
     "StoragePlan",
     "Timeline",
+    "disagreeing_steps",
+    "memory_summary",
     "memory_timeline",
     "memory_timelines",
+    "module_rollup",
+    "recompute_ledger",
+    "repeated_layers",
+    "saved_ledger",
     "storage_plan",
+    "with_memory",
 ]

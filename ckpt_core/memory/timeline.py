@@ -166,3 +166,15 @@ def _peak(steps: list[Step], start: int, end: int) -> Peak:
         return Peak(bytes=0, step=0, node="", graph="forward")
     s = steps[best]
     return Peak(bytes=s.live_bytes, step=s.index, node=s.node, graph=s.graph)
+
+
+def disagreeing_steps(analytic_live_bytes: list[int], measured_live_bytes: list[int],
+                      tolerance: float = 0.02) -> list[int]:
+    """Steps where a measurement differs from the analytic timeline by more than `tolerance`
+    (relative to the measured bytes)."""
+    if len(analytic_live_bytes) != len(measured_live_bytes):
+        raise ValueError(f"{len(analytic_live_bytes)} analytic steps but "
+                         f"{len(measured_live_bytes)} measured")
+    return [i for i, (a, m) in enumerate(zip(analytic_live_bytes, measured_live_bytes,
+                                             strict=True))
+            if abs(a - m) > tolerance * max(m, 1)]

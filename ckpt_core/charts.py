@@ -1,0 +1,105 @@
+"""Plotly figure builders for the memory views (render only: every figure comes from an analysis).
+
+- `timeline_figure(timeline)`: live bytes per step stacked by category, the forward/backward
+  boundary, a marker on the peak, hover text naming node, op, module and bytes; an optional
+  measured series drawn over it.
+- `pareto_figure(sweep)`: saved activation bytes against recompute FLOPs, one point per budget,
+  labelled by budget; points whose peak is not monotonic are drawn apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+from .memory.storage import CATEGORIES
+from .memory.timeline import Timeline
+from .units import fmt_bytes, fmt_flops
+
+#: One colour per category, in `CATEGORIES` order.
+CATEGORY_COLORS: tuple[str, ...] = (
+    "#9e9e9e", "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd",
+)
+CATEGORY_LABELS: dict[str, str] = {
+    "inputs": "parameters & inputs", "saved": "saved activations",
+    "forward_temp": "forward temporaries", "backward_temp": "backward temporaries",
+    "gradients": "gradients", "outputs": "outputs",
+}
+
+
+def timeline_figure(timeline: Timeline, *, title: str | None = None,
+                    measured_live_bytes: Sequence[int] | None = None) -> Any:
+    """The stacked timeline of one region."""
+    steps = timeline.steps
+    x = [s.index for s in steps]
+    hover = [
+        f"step {s.index} · {s.graph}<br>{s.node} = {s.target}<br>module: {s.module or '—'}"
+        f"<br>live: {fmt_bytes(s.live_bytes)}" for s in steps
+    ]
+    fig = go.Figure()
+    for c, category in enumerate(CATEGORIES):
+        fig.add_trace(go.Scatter(
+            x=x, y=[s.category_bytes[c] for s in steps], name=CATEGORY_LABELS[category],
+            mode="lines", stackgroup="live", line={"width": 0.5, "color": CATEGORY_COLORS[c]},
+            text=hover, hovertemplate="%{text}<br>" + CATEGORY_LABELS[category]
+            + ": %{y:,} B<extra></extra>",
+        ))
+    if measured_live_bytes is not None:
+        fig.add_trace(go.Scatter(
+            x=x, y=list(measured_live_bytes), name="measured", mode="lines",
+            line={"color": "black", "dash": "dot", "width": 1.5},
+            hovertemplate="measured: %{y:,} B<extra></extra>",
+        ))
+    peak = timeline.peak
+    fig.add_trace(go.Scatter(
+        x=[peak.step], y=[peak.bytes], name="peak", mode="markers+text",
+        marker={"symbol": "triangle-down", "size": 12, "color": "black"},
+        text=[f"peak {fmt_bytes(peak.bytes)}"], textposition="top center",
+        hovertemplate=(f"peak at step {peak.step} ({peak.graph})<br>{peak.node}<br>"
+                       f"{fmt_bytes(peak.bytes)}<extra></extra>"),
+    ))
+    shapes = []
+    if timeline.peak_backward is not None:
+        shapes.append({"type": "line", "x0": timeline.forward_steps - 0.5,
+                       "x1": timeline.forward_steps - 0.5, "y0": 0, "y1": 1, "yref": "paper",
+                       "line": {"dash": "dash", "color": "#555", "width": 1}})
+    fig.update_layout(
+        title=title or f"Region {timeline.region}: live memory per step",
+        xaxis_title="step (forward nodes, then backward nodes)", yaxis_title="bytes",
+        hovermode="closest", shapes=shapes, legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def pareto_figure(sweep: Any, *, title: str | None = None) -> Any:
+    """Saved activation bytes against recompute FLOPs, from a `SweepResult` or its JSON."""
+    points = sweep.to_dict(with_analyses=False)["points"] if hasattr(sweep, "to_dict") else [
+        {k: v for k, v in p.items() if k != "analysis"} for p in sweep["points"]]
+    fig = go.Figure()
+    for flagged in (False, True):
+        group = [p for p in points if bool(p["non_monotonic"]) == flagged]
+        if not group:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[p["saved_activation_bytes"] for p in group],
+            y=[p["recompute_flops"] for p in group],
+            mode="markers+text", text=[f"{p['budget']:g}" for p in group],
+            textposition="top center",
+            name="peak not monotonic" if flagged else "budget",
+            marker={"size": 10, "color": "#d62728" if flagged else "#1f77b4",
+                    "symbol": "x" if flagged else "circle"},
+            customdata=[[f"{p['budget']:g}", fmt_bytes(p["saved_activation_bytes"]),
+                         fmt_flops(p["recompute_flops"]), fmt_bytes(p["peak_bytes"])]
+                        for p in group],
+            hovertemplate=("budget %{customdata[0]}<br>saved %{customdata[1]}<br>"
+                           "recompute %{customdata[2]}<br>peak %{customdata[3]}<extra></extra>"),
+        ))
+    fig.update_layout(
+        title=title or "Memory budget sweep: saved bytes vs recompute FLOPs",
+        xaxis_title="saved activation bytes", yaxis_title="recompute FLOPs",
+        margin={"l": 60, "r": 20, "t": 50, "b": 40},
+    )
+    return fig
