@@ -164,9 +164,10 @@ def summary_total(doc: Mapping[str, Any], key: str, nodes: list[ForwardNode]) ->
     return sum(int(getattr(n, key)) for n in nodes)
 
 
-# Memory figures are an optional top-level `memory` entry of the analysis document:
-# {"peak": {"bytes": N} | N, "regions": [{"index": i, "peak": {"bytes": N} | N}, …]}
-# (`peak_bytes: N` is accepted in place of `peak`). Only these two accessors know that shape.
+# Memory figures are an optional top-level `memory` entry of the analysis document
+# (`ckpt_core.memory`): {"peak_bytes": N, "regions": [{"region": i, "peak": {"bytes": N, …}}, …]}
+# (`peak` for `peak_bytes`, a bare number for `{"bytes": N}` and `index` for `region` are read
+# too). Only the accessors below know that shape.
 
 def peak_bytes(doc: Mapping[str, Any]) -> int | None:
     """Peak memory over the whole run, `None` when the document has no memory figures."""
@@ -177,8 +178,7 @@ def peak_bytes(doc: Mapping[str, Any]) -> int | None:
     if total is not None:
         return total
     # regions run one after another, so the run's peak is the largest region peak
-    peaks = [region_peak_bytes(doc, int(r.get("index", i)))
-             for i, r in enumerate(_memory_regions(memory))]
+    peaks = [_bytes_of(r.get("peak", r.get("peak_bytes"))) for r in _memory_regions(memory)]
     known = [p for p in peaks if p is not None]
     return max(known) if known else None
 
@@ -188,9 +188,14 @@ def region_peak_bytes(doc: Mapping[str, Any], region: int) -> int | None:
     if not isinstance(memory, Mapping):
         return None
     for i, entry in enumerate(_memory_regions(memory)):
-        if int(entry.get("index", i)) == region:
+        if _region_index(entry, i) == region:
             return _bytes_of(entry.get("peak", entry.get("peak_bytes")))
     return None
+
+
+def _region_index(entry: Mapping[str, Any], position: int) -> int:
+    index = entry.get("region", entry.get("index", position))
+    return index if isinstance(index, int) else position
 
 
 def _memory_regions(memory: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -219,14 +219,25 @@ def test_module_rollup_adds_up_to_the_totals(analysis: Callable[..., Doc]) -> No
 def test_peak_delta_needs_memory_figures_in_both(analysis: Callable[..., Doc]) -> None:
     a, b = analysis(), analysis("recompute_all")
     assert ckpt_core.diff([a, b]).comparisons[0].summary.peak_bytes is None
-    a["memory"] = {"peak": {"bytes": 9000}, "regions": [{"index": 0, "peak": {"bytes": 9000}}]}
+    a["memory"] = {"version": 1, "peak_bytes": 9000,
+                   "regions": [{"region": 0, "peak": {"bytes": 9000, "step": 3}}]}
     assert ckpt_core.diff([a, b]).comparisons[0].summary.peak_bytes is None
-    b["memory"] = {"regions": [{"index": 0, "peak": {"bytes": 7000}}]}
+    b["memory"] = {"regions": [{"region": 0, "peak": {"bytes": 7000}}]}  # no total: largest region
     c = ckpt_core.diff([a, b]).comparisons[0]
     assert c.summary.peak_bytes is not None and c.summary.peak_bytes.delta == -2000
     assert c.regions[0].peak_bytes is not None and c.regions[0].peak_bytes.after == 7000
     assert c.to_dict()["summary"]["peak_bytes"] == {"before": 9000, "after": 7000,
                                                     "delta": -2000}
+    assert "Δ peak: -2.0 KiB" in text_report(ckpt_core.diff([a, b]))
+
+
+def test_peak_delta_from_the_memory_analysis(analysis: Callable[..., Doc]) -> None:
+    memory = pytest.importorskip("ckpt_core.memory")
+    a, b = analysis(), analysis("recompute_all")
+    a["memory"], b["memory"] = memory.memory_summary(a), memory.memory_summary(b)
+    peak = ckpt_core.diff([a, b]).comparisons[0].summary.peak_bytes
+    assert peak is not None
+    assert (peak.before, peak.after) == (a["memory"]["peak_bytes"], b["memory"]["peak_bytes"])
 
 
 def test_the_diff_is_deterministic_and_json(analysis: Callable[..., Doc]) -> None:
