@@ -3,7 +3,7 @@
 import { api, followJob } from "./api.js";
 import { GraphExplorer, legend } from "./graph.js";
 import { renderMemory } from "./memory.js";
-import { h, $, fmtBytes, fmtFlops, readHash, writeHash, copyText, toast, rememberAnalysis, settingsSummary } from "./util.js";
+import { h, $, fmtBytes, fmtFlops, readHash, writeHash, copyText, toast, rememberAnalysis, recentAnalyses, analysisIdFrom, settingsSummary } from "./util.js";
 
 const id = decodeURIComponent(location.pathname.replace(/^\/a\//, "").replace(/\/$/, ""));
 const state = { tab: "graph", region: 0, graph: "forward", level: "", node: null, ...parseHash() };
@@ -52,12 +52,30 @@ function renderHeader() {
     header.append(h("label", { for: "region-select", class: "muted" }, "Region"), sel);
   }
   header.append(h("span.spacer"),
-    h("a.button", { href: `/diff/?a=${encodeURIComponent(id)}` }, "Compare…"),
+    compareForm(),
     h("button", { type: "button", id: "copy-link", onclick: async () => {
       saveHash();
       const ok = await copyText(location.href);
       toast(ok ? "Link copied: it opens exactly this view" : `Copy this link: ${location.href}`);
     } }, "Copy link"));
+}
+
+/** "Compare…": choose the other analysis from the recent list or paste its link. */
+function compareForm() {
+  const others = recentAnalyses().filter((e) => e.id !== id);
+  const input = h("input", { type: "text", id: "compare-with", list: "compare-list", placeholder: "other analysis: recent or pasted link", "aria-label": "Analysis to compare with", style: "width:18em" });
+  const form = h("form.toolbar.hidden", { id: "compare-form", onsubmit: (e) => {
+    e.preventDefault();
+    const other = analysisIdFrom(input.value);
+    if (other) location.href = `/diff/${encodeURIComponent(id)}..${encodeURIComponent(other)}`;
+  } }, input, h("datalist", { id: "compare-list" }, others.map((e) => h("option", { value: `/a/${e.id}` }, `${e.name || e.id} — ${settingsSummary(e.settings)}`))),
+  h("button.primary", { type: "submit" }, "Compare"));
+  const toggle = h("button", { type: "button", id: "compare-toggle", "aria-expanded": "false", "aria-controls": "compare-form", onclick: () => {
+    const open = form.classList.toggle("hidden") === false;
+    toggle.setAttribute("aria-expanded", String(open));
+    if (open) input.focus();
+  } }, "Compare…");
+  return h("span.toolbar", {}, form, toggle);
 }
 
 function memoryFigures() {
@@ -245,8 +263,8 @@ function showMemory() {
   memoryRendered = key;
   renderMemory($("#memory"), {
     id, doc, status, region: state.region, sweepId: state.sweep || status.sweep_id || doc.sweep_id || null,
-    onSelect: (name) => {
-      const kind = graphNodes("forward").has(name) ? "forward" : graphNodes("backward").has(name) ? "backward" : "joint";
+    onSelect: (name, graph) => {
+      const kind = graph && graphNodes(graph).has(name) ? graph : graphNodes("forward").has(name) ? "forward" : graphNodes("backward").has(name) ? "backward" : "joint";
       setTab("graph");
       selectNode(name, kind);
     },

@@ -183,6 +183,9 @@ export class GraphExplorer {
         el.setAttribute("role", "button");
         el.setAttribute("aria-label", `Group ${id.slice(2)}: expand`);
         setTitle(el, `${id.slice(2)} — click to expand`);
+        // Tint the group by its dominant status (the server's class), in this page's palette.
+        const st = [...el.classList].find((c) => ["saved", "recomputed", "recompute", "gradient", "forward_only", "mixed"].includes(c));
+        if (st) el.classList.add(`st-${st}`);
       } else if (id.startsWith("e:")) {
         this.markEdge(el, id.slice(2), savedFw, jointByName);
       }
@@ -321,7 +324,11 @@ export class GraphExplorer {
   fit() {
     if (!this.base) return;
     const pad = Math.max(this.base.w, this.base.h) * 0.02;
-    this.setViewBox({ x: this.base.x - pad, y: this.base.y - pad, w: this.base.w + 2 * pad, h: this.base.h + 2 * pad });
+    // A small level is shown at most 1.3× its natural size, not blown up to the whole view.
+    const minW = (this.view.clientWidth || 800) / 1.3, minH = (this.view.clientHeight || 500) / 1.3;
+    const w = Math.max(this.base.w + 2 * pad, minW), hh = Math.max(this.base.h + 2 * pad, minH);
+    const cx = this.base.x + this.base.w / 2, cy = this.base.y + this.base.h / 2;
+    this.setViewBox({ x: cx - w / 2, y: cy - hh / 2, w, h: hh });
   }
 
   zoom(factor, cx, cy) {

@@ -19,11 +19,21 @@ export function loadPlotly() {
 /** The node name a timeline point carries: customdata (string or first string of an array), else hover text. */
 export function pointNode(pt) {
   const cd = pt.customdata;
+  const GRAPHS = ["forward", "backward", "joint"];
   if (typeof cd === "string") return cd;
-  if (Array.isArray(cd)) { const s = cd.find((v) => typeof v === "string"); if (s) return s; }
+  if (Array.isArray(cd)) { const s = cd.find((v) => typeof v === "string" && !GRAPHS.includes(v)); if (s) return s; }
   if (cd && typeof cd === "object") return cd.node || cd.name || null;
   const t = pt.hovertext || pt.text;
   return typeof t === "string" ? t.split(/[\s<·,]/)[0] : null;
+}
+
+/** The graph ("forward" / "backward") a timeline point belongs to, when the figure says. */
+export function pointGraph(pt) {
+  const cd = pt.customdata;
+  const GRAPHS = ["forward", "backward", "joint"];
+  if (Array.isArray(cd)) return cd.find((v) => GRAPHS.includes(v)) || null;
+  if (cd && typeof cd === "object") return cd.graph || null;
+  return null;
 }
 
 function titleCase(key) { return key.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()); }
@@ -53,14 +63,29 @@ function ledgerPanel(title, rows, onSelect, { wide = false, sortKey } = {}) {
 
 /** Ledgers the core's memory analysis reports, or the ones the analysis document itself carries. */
 function ledgersFrom(memory, doc, regionIndex) {
-  const scope = memory?.regions?.[regionIndex] ?? memory;
   const found = [];
-  if (scope && typeof scope === "object") {
-    for (const [k, v] of Object.entries(scope)) {
-      if (Array.isArray(v) && v.length && typeof v[0] === "object" && !/timeline|points|events|steps/.test(k)) found.push([k, v]);
+  const SKIP = /timeline|points|events|steps|categories/;
+  // Tables are the arrays of records the memory analysis reports, wherever they sit.
+  const walk = (obj, path, depth) => {
+    if (!obj || typeof obj !== "object" || depth > 3) return;
+    for (const [k, v] of Object.entries(obj)) {
+      if (SKIP.test(k)) continue;
+      const here = [...path, k];
+      if (Array.isArray(v) && v.length) {
+        if (v.every((r) => r && typeof r === "object" && !Array.isArray(r))) {
+          found.push([here.filter((p) => !/^(entries|rows|items)$/.test(p)).join(" · "), v.filter((r) => r.region == null || r.region === regionIndex)]);
+        } else if (v.every((r) => Array.isArray(r) && r.length === 2 && typeof r[0] === "string" && r[1] && typeof r[1] === "object")) {
+          found.push([here.join(" · "), v.map(([key, rec]) => ({ [k.replace(/^by_|_totals$|s$/g, "") || "key"]: key, ...rec }))]);
+        }
+      } else if (v && typeof v === "object" && !Array.isArray(v)) {
+        walk(v, here, depth + 1);
+      }
     }
-  }
-  if (found.length) return found.map(([k, rows]) => [titleCase(k), rows]);
+  };
+  const scope = Array.isArray(memory?.regions) && memory.regions[regionIndex] && typeof memory.regions[regionIndex] === "object" ? memory.regions[regionIndex] : memory;
+  walk(scope, [], 0);
+  if (scope !== memory && memory) walk(Object.fromEntries(Object.entries(memory).filter(([k]) => k !== "regions")), [], 0);
+  if (found.length) return found.map(([k, rows]) => [titleCase(k.replace(/_/g, " ")), rows]);
   // Without the memory analysis: the saved values and the backward recomputes, as the document lists them.
   const region = doc.regions[regionIndex];
   const fw = new Map(region.graphs.forward.nodes.map((n) => [n.name, n]));
@@ -99,7 +124,7 @@ export async function renderMemory(root, { id, doc, status, region, sweepId, onS
     const el = timelinePanel.querySelector("#timeline");
     const layout = { ...(figure.layout || {}), autosize: true, margin: { l: 70, r: 20, t: 30, b: 50, ...(figure.layout?.margin || {}) } };
     await Plotly.newPlot(el, figure.data || [], layout, { responsive: true, displaylogo: false });
-    el.on("plotly_click", (ev) => { const n = ev.points?.[0] && pointNode(ev.points[0]); if (n) onSelect(n); });
+    el.on("plotly_click", (ev) => { const pt = ev.points?.[0]; const n = pt && pointNode(pt); if (n) onSelect(n, pointGraph(pt)); });
     // The peak: the figure marks it (a "peak" trace or annotation); offer it as a link too.
     const peakTrace = (figure.data || []).find((t) => /peak/i.test(t.name || ""));
     let peakNode = null;

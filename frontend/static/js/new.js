@@ -200,9 +200,19 @@ async function loadExamples() {
 
 function renderRecent() {
   const list = recentAnalyses();
-  $("#recent").replaceChildren(...(list.length ? list.slice(0, 10).map((e) => h("li", {},
-    h("a", { href: `/a/${encodeURIComponent(e.id)}` }, e.name || e.id),
-    h("span.muted", { style: "font-size:.85em" }, settingsSummary(e.settings)))) : [h("li.muted", {}, "None yet.")]));
+  const btn = $("#compare-btn");
+  const picked = () => [...document.querySelectorAll("#recent input:checked")].map((c) => c.value);
+  const update = () => { btn.disabled = picked().length !== 2; };
+  $("#recent").replaceChildren(...(list.length ? list.slice(0, 12).map((e) => h("li", {},
+    h("label", { style: "display:flex;gap:.4rem;align-items:center;min-width:0" },
+      h("input", { type: "checkbox", value: e.id, "aria-label": `Compare ${e.name || e.id}`, onchange: update }),
+      h("a", { href: `/a/${encodeURIComponent(e.id)}` }, e.name || e.id)),
+    h("span.muted", { style: "font-size:.85em;text-align:right" }, settingsSummary(e.settings)))) : [h("li.muted", {}, "None yet.")]));
+  btn.onclick = () => {
+    const [a, b] = picked();
+    if (a && b) location.href = `/diff/${encodeURIComponent(a)}..${encodeURIComponent(b)}`;
+  };
+  update();
 }
 
 function init() {
