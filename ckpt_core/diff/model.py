@@ -7,7 +7,8 @@ nodes by their row `key`, which is stable for the same inputs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 DIFF_SCHEMA_VERSION = 1
@@ -290,12 +291,13 @@ class GraphDiff:
     rows: tuple[NodeRow, ...]
     comparisons: tuple[Comparison, ...]
     schema_version: int = DIFF_SCHEMA_VERSION
-    _by_key: dict[str, NodeRow] = field(default_factory=dict, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self._by_key.update((r.key, r) for r in self.rows)
+    @cached_property
+    def _by_key(self) -> dict[str, NodeRow]:
+        return {r.key: r for r in self.rows}
 
     def row(self, key: str) -> NodeRow:
+        """The row with this key (`KeyError` if there is none)."""
         return self._by_key[key]
 
     def is_empty(self) -> bool:
