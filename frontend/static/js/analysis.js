@@ -2,7 +2,7 @@
 // Every view is reachable from the URL hash: #tab=graph&region=0&graph=forward&level=blocks.3&node=addmm_3
 import { api, followJob } from "./api.js";
 import { GraphExplorer, legend } from "./graph.js";
-import { renderMemory } from "./memory.js";
+import { renderMemory, regionMemory } from "./memory.js";
 import { h, $, fmtBytes, fmtFlops, readHash, writeHash, copyText, toast, rememberAnalysis, recentAnalyses, analysisIdFrom, settingsSummary } from "./util.js";
 
 const id = decodeURIComponent(location.pathname.replace(/^\/a\//, "").replace(/\/$/, ""));
@@ -83,6 +83,12 @@ function memoryFigures() {
   const mem = doc?.memory;
   const out = { estimated: null, measured: null };
   if (!mem) return out;
+  const reg = regionMemory(mem, state.region);
+  if (reg?.peak?.bytes != null) {
+    out.estimated = reg.peak.bytes;
+    out.measured = reg.measured?.peak_bytes ?? null;
+    return out;
+  }
   const scope = mem.regions?.[state.region] ?? mem;
   const scan = (o) => {
     for (const [k, v] of Object.entries(o || {})) {

@@ -88,7 +88,7 @@ function fateClass(name) {
   const [a, b] = r.states;
   if (!b) return ["chg-removed"];
   if (!a) return ["chg-added"];
-  return [a.status !== b.status || a.policy !== b.policy ? "chg-moved" : "chg-same"];
+  return [a.status !== b.status ? "chg-moved" : a.policy !== b.policy ? "chg-policy" : "chg-same"];
 }
 
 function inspect(name) {

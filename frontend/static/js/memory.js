@@ -23,8 +23,25 @@ export function pointNode(pt) {
   if (typeof cd === "string") return cd;
   if (Array.isArray(cd)) { const s = cd.find((v) => typeof v === "string" && !GRAPHS.includes(v)); if (s) return s; }
   if (cd && typeof cd === "object") return cd.node || cd.name || null;
-  const t = pt.hovertext || pt.text;
-  return typeof t === "string" ? t.split(/[\s<·,]/)[0] : null;
+  return parseHover(pt).node;
+}
+
+/** ckpt_core.charts writes the step's node into its hover text ("step 12 · forward<br>addmm_3 = …")
+ *  and the peak's into the peak trace's hovertemplate ("peak at step 40 (backward)<br>mm_7<br>…"). */
+function parseHover(pt) {
+  const text = [pt.hovertext, pt.text, pt.data?.hovertemplate].filter((t) => typeof t === "string").join("\n");
+  let m = /step \d+ · (forward|backward|joint)<br>([^\s<=]+) =/.exec(text);
+  if (m) return { graph: m[1], node: m[2] };
+  m = /peak at step \d+ \((forward|backward|joint)\)<br>([^<\s]+)<br>/.exec(text);
+  if (m) return { graph: m[1], node: m[2] };
+  return { graph: null, node: null };
+}
+
+/** The memory summary's entry for one region (`regions` keyed by "region", else by position). */
+export function regionMemory(memory, region) {
+  const list = Array.isArray(memory?.regions) ? memory.regions : null;
+  if (!list) return null;
+  return list.find((r) => r && r.region === region) ?? list[region] ?? null;
 }
 
 /** The graph ("forward" / "backward") a timeline point belongs to, when the figure says. */
@@ -33,7 +50,7 @@ export function pointGraph(pt) {
   const GRAPHS = ["forward", "backward", "joint"];
   if (Array.isArray(cd)) return cd.find((v) => GRAPHS.includes(v)) || null;
   if (cd && typeof cd === "object") return cd.graph || null;
-  return null;
+  return parseHover(pt).graph;
 }
 
 function titleCase(key) { return key.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()); }
@@ -127,11 +144,17 @@ export async function renderMemory(root, { id, doc, status, region, sweepId, onS
     el.on("plotly_click", (ev) => { const pt = ev.points?.[0]; const n = pt && pointNode(pt); if (n) onSelect(n, pointGraph(pt)); });
     // The peak: the figure marks it (a "peak" trace or annotation); offer it as a link too.
     const peakTrace = (figure.data || []).find((t) => /peak/i.test(t.name || ""));
-    let peakNode = null;
-    if (peakTrace) peakNode = pointNode({ customdata: peakTrace.customdata?.[0], hovertext: peakTrace.hovertext?.[0] ?? peakTrace.text?.[0] });
-    peakNode ||= memory?.peak?.node || memory?.regions?.[region]?.peak?.node || null;
-    if (peakNode) {
-      timelinePanel.querySelector("#peak-link").replaceChildren(h("button.small", { type: "button", id: "peak-button", onclick: () => onSelect(peakNode) }, `Peak at ${peakNode} →`));
+    let peak = { node: null, graph: null };
+    if (peakTrace) {
+      const pt = { customdata: peakTrace.customdata?.[0], hovertext: peakTrace.hovertext?.[0], text: peakTrace.text?.[0], data: peakTrace };
+      peak = { node: pointNode(pt), graph: pointGraph(pt) };
+    }
+    if (!peak.node) {
+      const reg = regionMemory(memory || doc.memory, region);
+      if (reg?.peak?.node) peak = { node: reg.peak.node, graph: reg.peak.graph || null };
+    }
+    if (peak.node) {
+      timelinePanel.querySelector("#peak-link").replaceChildren(h("button.small", { type: "button", id: "peak-button", onclick: () => onSelect(peak.node, peak.graph) }, `Peak at ${peak.node} →`));
     }
   }
 
