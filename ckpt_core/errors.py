@@ -10,6 +10,7 @@
     │   └── SnippetRuntimeError   the snippet's own code raised (its traceback lines kept)
     ├── CompileError          torch.compile failed (torch's message kept verbatim)
     │   └── GraphBreakError       a graph break with `fullgraph=True`
+    ├── DiffInputError        an input to a diff is not a usable analysis document
     ├── SandboxError          the isolated worker could not run or return the job
     └── AnalysisError         the captured graphs are inconsistent (a ckptscope bug, never
                               the user's)
@@ -86,6 +87,13 @@ class CompileError(CkptError):
 
 class GraphBreakError(CompileError):
     code = "graph_break"
+
+
+class DiffInputError(CkptError):
+    """An input of the diff is not a usable analysis document (an error document, another
+    schema version, missing fields)."""
+
+    code = "bad_diff_input"
 
 
 class SandboxError(CkptError):

@@ -10,18 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CkptError
+from ..errors import DiffInputError as DiffInputError
 from ..ir import SCHEMA_VERSION, Analysis
 
 #: Saved-value kinds whose storage saving costs (as the analysis summary counts them).
 _COSTLY_SAVED_KINDS = ("activation", "view", "rng_state")
-
-
-class DiffInputError(CkptError):
-    """An input of the diff is not a usable analysis document (an error document, another
-    schema version, missing fields)."""
-
-    code = "bad_diff_input"
 
 
 @dataclass(frozen=True)
