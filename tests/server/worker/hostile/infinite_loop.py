@@ -1,0 +1,5 @@
+while True:
+    pass
+
+model = None
+example_inputs = ()

@@ -1,0 +1,169 @@
+"""The queue end to end: SQLite and Redis round trips, cancel, and a worker killed mid-job."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server.jobs import STAGES, JobSpec
+from server.worker import WorkerBackend, make_backend
+
+from .conftest import EXAMPLES, HOSTILE, REPO, run_job, sandbox_pids, start_backend, wait_for
+
+pytestmark = pytest.mark.sandbox
+
+MLP = (EXAMPLES / "mlp_checkpoint.py").read_text()
+LOOP = (HOSTILE / "infinite_loop.py").read_text()
+
+
+def assert_round_trip(backend: WorkerBackend) -> None:
+    job_id = uuid.uuid4().hex
+    backend.submit(JobSpec(job_id, MLP, {}, snippet_name="mlp.py"))
+    wait_for(lambda: backend.outcome(job_id) is not None, 120, "the analysis")
+    outcome = backend.outcome(job_id)
+    assert outcome is not None and outcome.error is None, outcome
+    assert outcome.result is not None
+    assert outcome.result["snippet_name"] == "mlp.py" and outcome.result["regions"]
+    stages = [e.stage for e in backend.events(job_id)]
+    assert stages == list(STAGES), stages
+    assert [e.stage for e in backend.events(job_id, after=5)] == ["storing", "done"]
+    progress = [e.progress for e in backend.events(job_id)]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+
+
+def test_sqlite_round_trip(backend: WorkerBackend) -> None:
+    assert backend.queues.url.startswith("sqlite:///")
+    assert (backend.data_dir / "queue.sqlite3").exists()
+    assert_round_trip(backend)
+
+
+def test_cancel_kills_the_running_sandbox(backend: WorkerBackend) -> None:
+    job_id = uuid.uuid4().hex
+    backend.submit(JobSpec(job_id, LOOP, {}, options={"timeout_s": 60}))
+    wait_for(lambda: any(e.stage == "tracing" for e in backend.events(job_id)), 60, "tracing")
+    started = time.monotonic()
+    assert backend.cancel(job_id)
+    wait_for(lambda: backend.outcome(job_id) is not None, 10, "the cancelled outcome")
+    assert time.monotonic() - started < 5
+    outcome = backend.outcome(job_id)
+    assert outcome is not None and outcome.error is not None
+    assert outcome.error["code"] == "cancelled"
+    assert backend.events(job_id)[-1].stage == "cancelled"
+    assert not backend.cancel(job_id)  # already finished
+    wait_for(lambda: len(sandbox_pids()) <= 3, 15, "the cancelled sandbox to be gone")
+
+
+def test_cancel_before_start_never_runs(tmp_path: Path) -> None:
+    producer = make_backend(None, tmp_path)  # no consumer: the job stays queued
+    job_id = uuid.uuid4().hex
+    producer.submit(JobSpec(job_id, MLP, {}))
+    assert producer.cancel(job_id)
+    outcome = producer.outcome(job_id)
+    assert outcome is not None and outcome.error is not None
+    assert outcome.error["code"] == "cancelled"
+    # a worker that dequeues it later cannot claim it
+    assert not producer.state.claim(job_id, "some-worker")
+    assert [e.stage for e in producer.events(job_id)] == ["queued", "cancelled"]
+    producer.close()
+
+
+def test_cuda_jobs_go_to_the_cuda_queue(tmp_path: Path) -> None:
+    producer = make_backend(None, tmp_path)
+    producer.submit(JobSpec("gpu-job", MLP, {"device": "cuda"}, device="cuda"))
+    producer.submit(JobSpec("cpu-job", MLP, {}))
+    assert producer.queues.pending("cuda") == 1 and producer.queues.pending("cpu") == 1
+    producer.close()
+
+
+def test_queue_messages_are_json_not_pickle(tmp_path: Path) -> None:
+    producer = make_backend(None, tmp_path)
+    producer.submit(JobSpec("j", "x = 1", {"memory_budget": 0.5}))
+    raw = producer.queues.by_device["cpu"].storage.dequeue()
+    assert raw.startswith(b"{") and b"memory_budget" in raw
+    producer.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def up() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return True
+            except OSError:
+                return False
+
+        wait_for(up, 10, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_redis_round_trip(redis_url: str, tmp_path: Path) -> None:
+    backend = start_backend(redis_url, tmp_path)
+    try:
+        assert_round_trip(backend)
+        outcome = run_job(backend, (HOSTILE / "os_exit.py").read_text())
+        assert outcome.error is not None and "status 3" in outcome.error["message"]
+    finally:
+        backend.close()
+
+
+def test_worker_killed_mid_job_fails_the_job_with_a_reason(tmp_path: Path,
+                                                          backend: WorkerBackend) -> None:
+    queue_url = f"sqlite:///{tmp_path / 'queue.sqlite3'}"
+    producer = make_backend(queue_url, tmp_path, stale_after_s=3.0)
+    before = set(sandbox_pids())
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "worker", "--queue", queue_url],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        job_id = uuid.uuid4().hex
+        producer.submit(JobSpec(job_id, LOOP, {}, options={"timeout_s": 120}))
+        wait_for(lambda: any(e.stage == "tracing" for e in producer.events(job_id)), 120,
+                 "the worker to start the job")
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        wait_for(lambda: producer.outcome(job_id) is not None, 15, "the job to be failed")
+        outcome = producer.outcome(job_id)
+        assert outcome is not None and outcome.error is not None
+        assert "stopped responding" in outcome.error["message"], outcome.error
+        assert producer.events(job_id)[-1].stage == "failed"
+        # its sandboxes died with it (die-with-parent), the shared backend's are untouched
+        wait_for(lambda: set(sandbox_pids()) - before == set(), 15, "orphaned sandboxes")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        producer.close()
+
+
+def test_worker_refuses_an_unknown_queue_url(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "server.cli", "worker", "--queue", "ftp://example.invalid/q"],
+        cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "unsupported queue URL" in proc.stderr
