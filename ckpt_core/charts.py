@@ -29,9 +29,12 @@ CATEGORY_LABELS: dict[str, str] = {
 }
 
 
-def timeline_figure(timeline: Timeline, *, title: str | None = None,
+def timeline_figure(source: Timeline | dict[str, Any], *, region: int = 0,
+                    title: str | None = None,
                     measured_live_bytes: Sequence[int] | None = None) -> Any:
-    """The stacked timeline of one region."""
+    """The stacked timeline of one region, from a `Timeline`, its JSON, or the JSON of
+    `analyze_memory` (then `region` picks the timeline)."""
+    timeline = _timeline_of(source, region)
     steps = timeline.steps
     x = [s.index for s in steps]
     hover = [
@@ -72,6 +75,19 @@ def timeline_figure(timeline: Timeline, *, title: str | None = None,
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
     )
     return fig
+
+
+def _timeline_of(source: Timeline | dict[str, Any], region: int) -> Timeline:
+    if isinstance(source, Timeline):
+        return source
+    if "timelines" in source:
+        found = [t for t in source["timelines"] if t["region"] == region]
+        if not found:
+            raise ValueError(f"no timeline for region {region}")
+        return Timeline.from_dict(found[0])
+    if "steps" not in source:
+        raise ValueError("a memory summary has no per-step timeline: use analyze_memory(doc)")
+    return Timeline.from_dict(source)
 
 
 def pareto_figure(sweep: Any, *, title: str | None = None) -> Any:

@@ -14,7 +14,9 @@ from typing import Any
 
 import torch._functorch.config as functorch_config
 import torch.fx as fx
+from torch._functorch.compile_utils import fx_graph_cse
 from torch._guards import TracingContext, detect_fake_mode, tracing
+from torch.fx._lazy_graph_module import _use_lazy_graph_module
 
 from ..ir import RawRegion
 from .recorder import RecordedRegion, Recorder
@@ -49,6 +51,7 @@ class SnapshotRecorder(Recorder):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.snapshots: list[JointSnapshot] = []
+        self._cse_joints: dict[int, fx.GraphModule] = {}
 
     def partition(
         self, joint: fx.GraphModule, joint_inputs: Sequence[Any], **kwargs: Any
@@ -64,6 +67,18 @@ class SnapshotRecorder(Recorder):
         return super().partition(joint, joint_inputs, **kwargs)
 
     _replaying = False
+
+    def _prepared(self, snap: JointSnapshot) -> tuple[fx.GraphModule, dict[str, Any]]:
+        """The joint graph with the budget-independent clean-up the min-cut partitioner starts
+        with (dead code, CSE) done once, and the config that skips redoing it."""
+        if self.settings.partitioner != "min_cut" or not functorch_config.cse:
+            return snap.joint, {}
+        if snap.region_index not in self._cse_joints:
+            joint = copy.deepcopy(snap.joint)
+            joint.graph.eliminate_dead_code()
+            joint.graph = fx_graph_cse(joint.graph)
+            self._cse_joints[snap.region_index] = joint
+        return self._cse_joints[snap.region_index], {"cse": False}
 
     def replay(self, memory_budget: float) -> list[Partitioned]:
         """Every region re-partitioned under `memory_budget`, in capture order.
@@ -82,12 +97,15 @@ class SnapshotRecorder(Recorder):
                 self._current = fresh
                 self._dynamo_params = list(snap.dynamo_params)
                 self._replaying = True
+                joint, patches = self._prepared(snap)
                 try:
-                    # RNG functionalisation asks the tracing context for the fake mode
-                    with functorch_config.patch(activation_memory_budget=memory_budget), \
-                            tracing(TracingContext(snap.fake_mode)):
+                    # RNG functionalisation asks the tracing context for the fake mode; the
+                    # partitioned modules' Python code is generated only if they are run
+                    with functorch_config.patch(activation_memory_budget=memory_budget,
+                                                **patches), \
+                            tracing(TracingContext(snap.fake_mode)), _use_lazy_graph_module(True):
                         forward, backward = self.partition(
-                            copy.deepcopy(snap.joint), list(snap.joint_inputs), **snap.kwargs)
+                            copy.deepcopy(joint), list(snap.joint_inputs), **snap.kwargs)
                 finally:
                     self._replaying = False
                     self._current = None

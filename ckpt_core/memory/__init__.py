@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .analysis import MemoryAnalysis, analyze_memory
 from .ledgers import RecomputeLedger, SavedLedger, recompute_ledger, saved_ledger
 from .rollup import ModuleRollup, RepeatedLayers, module_rollup, repeated_layers
 from .storage import CATEGORIES, Storage, StoragePlan, storage_plan
@@ -18,6 +19,7 @@ from .timeline import (
 __all__ = [
     "CATEGORIES",
     "Measured",
+    "MemoryAnalysis",
     "ModuleRollup",
     "Peak",
     "RecomputeLedger",
@@ -27,6 +29,7 @@ __all__ = [
     "Storage",
     "StoragePlan",
     "Timeline",
+    "analyze_memory",
     "disagreeing_steps",
     "memory_summary",
     "memory_timeline",

@@ -94,6 +94,26 @@ class Timeline:
         return {**self.summary_dict(), "categories": list(CATEGORIES),
                 "steps": [s.to_dict() for s in self.steps]}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Timeline:
+        def peak(p: dict[str, Any] | None) -> Peak | None:
+            return Peak(int(p["bytes"]), int(p["step"]), p["node"], p["graph"]) if p else None
+
+        steps = tuple(Step(index=s["index"], graph=s["graph"], node=s["node"],
+                           target=s["target"], module=s.get("module"),
+                           live_bytes=int(s["live_bytes"]),
+                           category_bytes=tuple(int(s["category_bytes"][c]) for c in CATEGORIES),
+                           allocated_bytes=int(s.get("allocated_bytes", 0)))
+                      for s in d["steps"])
+        overall, forward = peak(d["peak"]), peak(d["peak_forward"])
+        assert overall is not None and forward is not None
+        return cls(region=int(d["region"]), steps=steps, forward_steps=int(d["forward_steps"]),
+                   peak=overall, peak_forward=forward, peak_backward=peak(d.get("peak_backward")),
+                   boundary_bytes=int(d["boundary_bytes"]),
+                   boundary_category_bytes=tuple(int(d["boundary_category_bytes"][c])
+                                                 for c in CATEGORIES),
+                   final_bytes=int(d["final_bytes"]))
+
 
 def _region_of(source: Analysis | Region | dict[str, Any], region: int) -> Region:
     if isinstance(source, Region):

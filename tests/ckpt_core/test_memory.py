@@ -200,3 +200,19 @@ def test_disagreeing_steps() -> None:
     assert disagreeing_steps([100, 200, 300], [100, 203, 400]) == [2]
     with pytest.raises(ValueError, match="steps"):
         disagreeing_steps([1], [1, 2])
+
+
+def test_analyze_memory_bundles_every_view_and_round_trips() -> None:
+    from ckpt_core.charts import timeline_figure
+    from ckpt_core.memory import Timeline, analyze_memory
+
+    a = analysis((region(),))
+    full = analyze_memory(a.to_dict()).to_dict()
+    assert full["peak_bytes"] == 1200 and len(full["timelines"]) == 1
+    assert full["saved_ledger"]["total_cost_bytes"] == 100
+    tl = memory_timeline(a)
+    assert Timeline.from_dict(tl.to_dict()) == tl
+    fig = timeline_figure(full, region=0)
+    assert list(fig.data[-1].y) == [1200]
+    with pytest.raises(ValueError, match="analyze_memory"):
+        timeline_figure(memory_summary(a))
