@@ -77,22 +77,29 @@ class CannedBackend:
             self._events.setdefault(job_id, []).append(
                 JobEvent(job_id, stage, progress, message, time.time()))  # type: ignore[arg-type]
 
-    def submit(self, spec: Any) -> None:
-        threading.Thread(target=self._run, args=(spec,), daemon=True).start()
+    _real: Any = None
 
-    def _run(self, spec: Any) -> None:
-        from server.app.local_runner import run
+    def submit(self, spec: Any) -> None:
+        # Sweeps (any job with options) and snippets without a canned answer run for real,
+        # in a child process, as `ckpt serve` runs them without the sandboxed worker.
+        doc = None if spec.options else self.documents.get(_key(spec.source, spec.settings))
+        if doc is None:
+            from server.app.local_backend import LocalBackend
+
+            with self._lock:
+                self._real = self._real or LocalBackend()
+                self._events[spec.job_id] = []
+            self._real.submit(spec)
+            return
+        threading.Thread(target=self._run, args=(spec, doc), daemon=True).start()
+
+    def _run(self, spec: Any, doc: dict[str, Any]) -> None:
         from server.jobs import JobOutcome
 
         for stage, progress, message in STAGES:
             self._emit(spec.job_id, stage, progress, message)
             time.sleep(self.stage_delay_s)
-        doc = self.documents.get(_key(spec.source, spec.settings))
-        if doc is not None:
-            out: dict[str, Any] = {"result": {**doc, "snippet_name": spec.snippet_name}}
-        else:
-            out = run({"source": spec.source, "settings": spec.settings,
-                       "snippet_name": spec.snippet_name, "options": spec.options})
+        out: dict[str, Any] = {"result": {**doc, "snippet_name": spec.snippet_name}}
         if out.get("error"):
             self._emit(spec.job_id, "failed", 1.0, out["error"].get("message", ""))
         else:
@@ -101,19 +108,28 @@ class CannedBackend:
             self._outcomes[spec.job_id] = JobOutcome(spec.job_id, out.get("result"),
                                                      out.get("error"))
 
+    def _is_real(self, job_id: str) -> bool:
+        with self._lock:
+            return self._real is not None and self._events.get(job_id) == []
+
     def events(self, job_id: str, after: int = 0) -> list[Any]:
+        if self._is_real(job_id):
+            return list(self._real.events(job_id, after))
         with self._lock:
             return list(self._events.get(job_id, [])[after:])
 
     def outcome(self, job_id: str) -> Any:
+        if self._is_real(job_id):
+            return self._real.outcome(job_id)
         with self._lock:
             return self._outcomes.get(job_id)
 
     def cancel(self, job_id: str) -> bool:
-        return False
+        return bool(self._real.cancel(job_id)) if self._is_real(job_id) else False
 
     def close(self) -> None:
-        pass
+        if self._real is not None:
+            self._real.close()
 
 
 @pytest.fixture(scope="session")

@@ -290,3 +290,46 @@ def test_keyboard_reaches_a_node(new_context: Any, server_url: str) -> None:
     page.keyboard.press("Enter")
     page.wait_for_selector("#inspector h3")
     assert "recomputed" in page.locator("#inspector h3").inner_text()
+
+
+def test_search_and_source_line_select_nodes(new_context: Any, server_url: str, shot: Any) -> None:
+    analysis_id = submit(server_url, "mlp_checkpoint")
+    page = new_context().new_page()
+    page.goto(f"/a/{analysis_id}")
+    ready(page)
+    # Search covers the whole graph, not just the level on screen.
+    page.fill(".graph-toolbar input[type=search]", "addmm_1")
+    page.wait_for_selector(".search-results li[role=option]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".graph-view [id='n:addmm_1'].selected", timeout=30_000)
+    assert inspector_title(page).startswith("addmm_1")
+    shot(page, "search-01-addmm_1")
+    # A line with a saved-bytes badge selects its nodes.
+    line = page.locator("#source li:has(.badge.saved)").first
+    line.click()
+    page.wait_for_selector(".graph-view .selected", timeout=30_000)
+    selected = inspector_title(page).split()[0]
+    assert f"line {line.get_attribute('data-line')}:" in page.locator("#inspector").inner_text()
+    assert page.locator(f".graph-view [id='n:{selected}'].match").count() == 1
+    shot(page, "source-01-line-selects")
+
+
+def test_sweep_pareto_opens_a_plan(new_context: Any, server_url: str, shot: Any) -> None:
+    analysis_id = submit(server_url, "mlp_checkpoint")
+    page = new_context().new_page()
+    page.goto(f"/a/{analysis_id}#tab=memory")
+    page.wait_for_selector("body[data-ready]")
+    page.click("#sweep-button")
+    page.wait_for_selector("#pareto .main-svg", timeout=180_000)
+    assert "sweep=" in page.evaluate("location.hash")
+    page.locator("#pareto").scroll_into_view_if_needed()
+    shot(page, "sweep-01-pareto")
+    point = page.evaluate("""() => {
+      const gd = document.getElementById('pareto'), t = gd.data[0], j = t.customdata.indexOf(0);
+      const r = gd.querySelector('.draglayer .xy .nsewdrag').getBoundingClientRect();
+      return {x: r.left + gd._fullLayout.xaxis.d2p(t.x[j]), y: r.top + gd._fullLayout.yaxis.d2p(t.y[j])};
+    }""")
+    page.mouse.click(point["x"], point["y"])
+    page.wait_for_url(lambda url: "/a/" in url and analysis_id not in url, timeout=180_000)
+    page.wait_for_selector("body[data-ready]", timeout=180_000)
+    assert "memory_budget=0" in page.locator("#a-header").inner_text()

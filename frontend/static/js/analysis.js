@@ -269,6 +269,7 @@ function showMemory() {
   memoryRendered = key;
   renderMemory($("#memory"), {
     id, doc, status, region: state.region, sweepId: state.sweep || status.sweep_id || doc.sweep_id || null,
+    onSweep: (sweepId) => { state.sweep = sweepId; saveHash(); },
     onSelect: (name, graph) => {
       const kind = graph && graphNodes(graph).has(name) ? graph : graphNodes("forward").has(name) ? "forward" : graphNodes("backward").has(name) ? "backward" : "joint";
       setTab("graph");

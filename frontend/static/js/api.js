@@ -47,6 +47,7 @@ export const api = {
   graphSvgUrl: (id, region, kind, expand) =>
     `/api/analyses/${enc(id)}/regions/${region}/graphs/${kind}.svg${expand ? `?expand=${enc(expand)}` : ""}`,
   sweep: (id) => request("GET", `/api/sweeps/${enc(id)}`),
+  submitSweep: ({ source, settings, name, budgets }) => request("POST", "/api/sweeps", { json: { source, settings, name, budgets } }),
   diff: (ids) => request("GET", `/api/diffs?ids=${ids.map(enc).join(",")}`),
 };
 

@@ -116,7 +116,7 @@ function ledgersFrom(memory, doc, regionIndex) {
   return [["Saved tensors", saved], ["Recomputes", recompute]];
 }
 
-export async function renderMemory(root, { id, doc, status, region, sweepId, onSelect }) {
+export async function renderMemory(root, { id, doc, status, region, sweepId, onSelect, onSweep }) {
   root.replaceChildren(h("p.muted", {}, "Loading memory…"));
   const [memory, figure] = await Promise.all([
     api.memory(id).catch(() => doc.memory || null),
@@ -128,9 +128,9 @@ export async function renderMemory(root, { id, doc, status, region, sweepId, onS
     h("div", { id: "timeline", role: "img", "aria-label": "Memory over the forward and backward, stacked by category" }));
   parts.push(timelinePanel);
   for (const [title, rows] of ledgersFrom(memory, doc, region)) parts.push(ledgerPanel(title, rows, onSelect));
-  const sweepPanel = sweepId ? h("section.panel.wide", { "aria-label": "Budget sweep" },
-    h("header", {}, h("h2", {}, "Budget sweep"), h("span.muted", { style: "font-size:.85em" }, "saved bytes vs recompute FLOPs per memory budget; click a point to open that plan")),
-    h("div", { id: "pareto" })) : null;
+  const sweepPanel = h("section.panel.wide", { "aria-label": "Budget sweep" },
+    h("header", {}, h("h2", {}, "Memory budget sweep"), h("span.muted", { style: "font-size:.85em" }, "saved activation bytes vs recompute FLOPs per budget; click a point to open that plan")),
+    h("div", { id: "pareto-box", class: "body" }));
   if (sweepPanel) parts.push(sweepPanel);
   root.replaceChildren(...parts);
 
@@ -158,22 +158,61 @@ export async function renderMemory(root, { id, doc, status, region, sweepId, onS
     }
   }
 
-  if (sweepPanel) {
-    try {
-      const sweep = await api.sweep(sweepId);
-      const points = sweep.points || [];
-      const Plotly = await loadPlotly();
-      const el = sweepPanel.querySelector("#pareto");
-      const ids = points.map((p) => p.analysis_id || p.id);
-      await Plotly.newPlot(el, [{
-        type: "scatter", mode: "lines+markers+text", x: points.map((p) => p.saved_bytes ?? p.saved_activation_bytes), y: points.map((p) => p.recompute_flops),
-        text: points.map((p) => `budget ${p.budget ?? p.memory_budget}`), textposition: "top center", customdata: ids,
-        marker: { size: ids.map((x) => (x === id ? 16 : 10)), color: ids.map((x) => (x === id ? "#e0831a" : "#2f5fd0")) },
-        hovertemplate: "%{text}<br>saved %{x} B<br>recompute %{y} FLOP<extra></extra>",
-      }], { xaxis: { title: { text: "saved activation bytes" } }, yaxis: { title: { text: "recompute FLOPs" } }, margin: { l: 70, r: 20, t: 20, b: 50 } }, { responsive: true, displaylogo: false });
-      el.on("plotly_click", (ev) => { const target = ev.points?.[0]?.customdata; if (target) location.href = `/a/${encodeURIComponent(target)}`; });
-    } catch (e) {
-      sweepPanel.querySelector("#pareto").replaceWith(h("p.muted.body", {}, `The sweep is not available (${e.message}).`));
-    }
+  renderSweep(sweepPanel.querySelector("#pareto-box"), { id, doc, status, sweepId, onSweep });
+}
+
+const SWEEP_BUDGETS = [1, 0.8, 0.6, 0.4, 0.2, 0];
+
+/** The pareto front of a budget sweep of this snippet, or a button that starts one. */
+async function renderSweep(box, { id, doc, status, sweepId, onSweep }) {
+  const settings = status.settings || doc.settings || {};
+  if (!sweepId) {
+    box.replaceChildren(h("button", { type: "button", id: "sweep-button", onclick: async (e) => {
+      e.currentTarget.disabled = true;
+      try {
+        const job = await api.submitSweep({ source: doc.snippet_source, settings, name: status.snippet_name || doc.snippet_name || "snippet.py", budgets: SWEEP_BUDGETS });
+        onSweep?.(job.id);
+        renderSweep(box, { id, doc, status, sweepId: job.id, onSweep });
+      } catch (err) {
+        box.append(h("p.error-box", { role: "alert" }, `Could not start the sweep: ${err.message}`));
+      }
+    } }, `Sweep budgets ${SWEEP_BUDGETS.join(", ")}`), " ",
+    h("span.muted", {}, "compiles the snippet once and re-partitions it under each budget."));
+    return;
   }
+  let sweep;
+  box.replaceChildren(h("p.muted", { role: "status" }, "Sweeping…"));
+  for (;;) {
+    try { sweep = await api.sweep(sweepId); } catch (e) {
+      box.replaceChildren(h("p.muted", {}, `The sweep is not available (${e.message}).`));
+      return;
+    }
+    if (sweep.status === "done" || sweep.result) break;
+    if (sweep.status === "failed" || sweep.status === "cancelled") {
+      box.replaceChildren(h("p.error-box", { role: "alert" }, `The sweep ${sweep.status}: ${sweep.error?.message || ""}`));
+      return;
+    }
+    box.firstElementChild.textContent = `Sweeping… ${sweep.stage || ""} ${Math.round((sweep.progress || 0) * 100)}%`;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const points = (sweep.result || sweep).points || [];
+  const current = settings.memory_budget ?? 1;
+  const Plotly = await loadPlotly();
+  const el = h("div", { id: "pareto", role: "img", "aria-label": "Budget sweep: saved bytes against recompute FLOPs" });
+  box.replaceChildren(el);
+  await Plotly.newPlot(el, [{
+    type: "scatter", mode: "lines+markers+text",
+    x: points.map((p) => p.saved_activation_bytes), y: points.map((p) => p.recompute_flops),
+    text: points.map((p) => `${p.budget}`), textposition: "top center", customdata: points.map((p) => p.budget),
+    marker: { size: points.map((p) => (p.budget === current ? 16 : 10)), color: points.map((p) => (p.non_monotonic ? "#c62828" : p.budget === current ? "#e0831a" : "#2f5fd0")) },
+    hovertemplate: "budget %{text}<br>saved %{x:,} B<br>recompute %{y:,} FLOP<extra></extra>",
+  }], { xaxis: { title: { text: "saved activation bytes" } }, yaxis: { title: { text: "recompute FLOPs" } }, margin: { l: 70, r: 20, t: 20, b: 50 } }, { responsive: true, displaylogo: false });
+  el.on("plotly_click", async (ev) => {
+    const p = points[ev.points?.[0]?.pointIndex];
+    if (!p) return;
+    if (p.analysis_id) { location.href = `/a/${encodeURIComponent(p.analysis_id)}`; return; }
+    // Points carry their plan but no share link: open it as an analysis under that budget.
+    const job = await api.submit({ source: doc.snippet_source, settings: { ...settings, memory_budget: p.budget }, name: status.snippet_name || doc.snippet_name || "snippet.py" });
+    location.href = job.share_url || `/a/${encodeURIComponent(job.id)}`;
+  });
 }
