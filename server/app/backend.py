@@ -6,6 +6,7 @@ import importlib
 import logging
 from typing import Any, cast
 
+from ckpt_core.errors import SandboxError
 from server.jobs import JobBackend
 
 from .local_backend import LocalBackend
@@ -15,22 +16,21 @@ log = logging.getLogger("ckpt.server")
 
 
 def make_backend(settings: ServerSettings) -> JobBackend:
-    """`auto`: `server.worker.make_backend` (embedded queue consumer + sandbox pool) when that
-    module imports, else the trusted local backend; `worker` / `local` force one; any other
-    value is `module:factory`, called as `factory(settings)` (tests use this seam)."""
+    """`auto`: `server.worker.make_backend` (its embedded Huey consumer and sandbox pool, or a
+    Redis queue served by `ckpt worker` hosts) when that module imports, else the trusted local
+    backend; `worker` / `local` force one; any other value is `module:factory`, called as
+    `factory(settings)` (tests use this seam)."""
     choice = settings.backend
     if choice in ("auto", "worker"):
         try:
             worker: Any = importlib.import_module("server.worker")
-            factory = worker.make_backend
-        except (ImportError, AttributeError) as e:
+        except ImportError as e:
             if choice == "worker":
                 raise RuntimeError(f"the sandboxed worker is not available: {e}") from e
             log.warning("sandboxed worker not available (%s); running analyses in trusted "
                         "local processes without a sandbox", e)
         else:
-            return cast(JobBackend, factory(settings.queue_url, settings.data_dir,
-                                            pool_size=settings.pool_size))
+            return _worker_backend(worker, settings)
     if choice in ("auto", "local"):
         return LocalBackend(pool_size=settings.pool_size)
     module_name, _, attr = choice.partition(":")
@@ -38,3 +38,24 @@ def make_backend(settings: ServerSettings) -> JobBackend:
         raise ValueError(f"CKPT_BACKEND={choice!r}: expected auto, worker, local or module:factory")
     module: Any = importlib.import_module(module_name)
     return cast(JobBackend, getattr(module, attr)(settings))
+
+
+def _worker_backend(worker: Any, settings: ServerSettings) -> JobBackend:
+    queue_url = settings.queue_url or None
+    gpus = tuple(range(settings.gpus))
+    trusted = settings.trusted_local
+    backend = worker.make_backend(queue_url, settings.data_dir, trusted_local=trusted)
+    if queue_url and queue_url.startswith(("redis://", "rediss://")):
+        return cast(JobBackend, backend)  # `ckpt worker` hosts consume the shared queue
+    try:
+        backend.start_embedded_consumer(cpu_workers=settings.pool_size, gpus=gpus)
+    except SandboxError as e:
+        backend.close()
+        if not settings.unsandboxed_fallback:
+            raise RuntimeError(f"{e.message}\n(CKPT_TRUSTED_LOCAL=1 runs analyses without a "
+                               "sandbox: only for snippets you trust)") from e
+        log.warning("this host cannot sandbox analyses (%s); serving on a loopback address, so "
+                    "analyses run unsandboxed as the server's user", e.message)
+        backend = worker.make_backend(queue_url, settings.data_dir, trusted_local=True)
+        backend.start_embedded_consumer(cpu_workers=settings.pool_size, gpus=gpus)
+    return cast(JobBackend, backend)

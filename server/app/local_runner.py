@@ -17,21 +17,11 @@ from ckpt_core import CkptError, Settings, analyze_source
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         settings = Settings.from_dict(spec.get("settings"))
-        budgets = (spec.get("options") or {}).get("sweep_budgets")
-        if budgets:
-            from ckpt_core import sweep as sweep_mod  # type: ignore[attr-defined]
-
-            doc = sweep_mod.sweep_source(spec["source"], settings, budgets,
-                                         name=spec.get("snippet_name", "snippet.py"))
-            return {"result": doc if isinstance(doc, dict) else doc.to_dict()}
         analysis = analyze_source(spec["source"], settings,
                                   name=spec.get("snippet_name", "snippet.py"))
         return {"result": analysis.to_dict()}
     except CkptError as e:
         return {"error": e.to_dict()}
-    except ImportError as e:
-        return {"error": {"type": "SandboxError", "code": "sandbox_error", "line": None,
-                          "message": f"this server cannot run that job: {e}"}}
 
 
 def main() -> int:

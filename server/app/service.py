@@ -70,6 +70,8 @@ class AnalysisService:
         self._watcher: threading.Thread | None = None
         self.documents = _LRU(8)
         self.views = _LRU(256)
+        #: finished jobs by share id: they no longer change, so reads skip the database
+        self.finished = _LRU(4096)
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -147,7 +149,8 @@ class AnalysisService:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def submit(self, source: str, settings_in: dict[str, Any] | None, name: str, *,
-               kind: str = "analysis", options: dict[str, Any] | None = None) -> Submission:
+               kind: str = "analysis", options: dict[str, Any] | None = None,
+               link: bool = True) -> Submission:
         """Check the snippet and settings, then answer from the cache or queue a job."""
         size_bytes = len(source.encode("utf-8"))
         if size_bytes > self.settings.max_snippet_bytes:
@@ -166,8 +169,8 @@ class AnalysisService:
                     kind=kind, cache_key=key, source=source, snippet_name=name,
                     settings=settings.to_dict(), options=options, device=device,
                     torch_version=self.torch_version)
-            share_id, token = self.store.create_link(job.id)
-        if not cached:
+            share_id, token = self.store.create_link(job.id) if link else ("", "")
+        if not cached and kind == "analysis":
             with self._active_lock:
                 self._active[job.id] = 0
             self.backend.submit(self._spec(job))
@@ -183,11 +186,23 @@ class AnalysisService:
             raise not_found(what)
         return found
 
+    def finished_job(self, share_id: str, what: str = "analysis") -> JobRecord | None:
+        """The job of a finished analysis from memory, or None (then ask `job`)."""
+        job: JobRecord | None = self.finished.get(share_id)
+        if job is None or (job.kind == "sweep") != (what == "sweep"):
+            return None
+        return job
+
     def job(self, share_id: str, what: str = "analysis") -> JobRecord:
+        cached = self.finished_job(share_id, what)
+        if cached is not None:
+            return cached
         job = self.lookup(share_id, what)[1]
         if job.status not in FINAL_STATUSES:
             self.sync(job.id)
             job = self.store.job(job.id) or job
+        if job.status in FINAL_STATUSES:
+            self.finished.put(share_id, job)
         return job
 
     def document_bytes(self, job: JobRecord) -> bytes:
@@ -219,6 +234,7 @@ class AnalysisService:
 
     def delete(self, share_id: str, owner_token: str | None) -> None:
         job = self._authorise(share_id, owner_token)
+        self.finished.drop(lambda k: k == share_id)
         removed = self.store.delete_link(share_id)
         if removed is not None:
             if removed.status not in FINAL_STATUSES:
@@ -230,6 +246,7 @@ class AnalysisService:
 
     def relink(self, share_id: str, owner_token: str | None) -> str:
         self._authorise(share_id, owner_token)
+        self.finished.drop(lambda k: k == share_id)
         new_id = self.store.replace_link(share_id)
         if new_id is None:
             raise not_found("analysis")

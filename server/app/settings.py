@@ -24,6 +24,12 @@ class ServerSettings:
     - `backend`: `auto` (the sandboxed worker when installed, else `local`), `worker`, `local`,
       or `module:factory` called as `factory(settings)` (`CKPT_BACKEND`).
     - `device`: what `auto` resolves to for routing and the cache key (`CKPT_DEVICE`).
+    - `queue_url`: empty for the embedded SQLite queue under `data_dir`, or `redis://…` for a
+      queue that `ckpt worker` hosts serve (`CKPT_QUEUE_URL`).
+    - `gpus`: GPUs the embedded consumer runs CUDA jobs on (`CKPT_GPUS`, a count).
+    - `trusted_local`: run analyses without a sandbox (`CKPT_TRUSTED_LOCAL=1`);
+      `unsandboxed_fallback`: do so, with a warning, when the host cannot sandbox (only ever
+      set for a loopback address).
     """
 
     data_dir: Path = Path("ckpt-data")
@@ -37,6 +43,9 @@ class ServerSettings:
     backend: str = "auto"
     pool_size: int = 1
     device: str = "cpu"
+    gpus: int = 0
+    trusted_local: bool = False
+    unsandboxed_fallback: bool = False
     frontend_dir: Path = REPO_ROOT / "frontend"
     examples_dir: Path = REPO_ROOT / "examples"
     job_poll_s: float = 0.2
@@ -49,7 +58,6 @@ class ServerSettings:
             data_dir=data_dir,
             database_url=self.database_url or f"sqlite:///{data_dir / 'ckpt.sqlite3'}",
             blob_url=self.blob_url or str(data_dir / "blobs"),
-            queue_url=self.queue_url or f"sqlite:///{data_dir / 'queue.sqlite3'}",
         )
 
     @classmethod
@@ -66,6 +74,8 @@ class ServerSettings:
             backend=e.get("CKPT_BACKEND", "auto"),
             pool_size=int(e.get("CKPT_POOL_SIZE", "1")),
             device=e.get("CKPT_DEVICE", _default_device()),
+            gpus=int(e.get("CKPT_GPUS", "1" if _default_device() == "cuda" else "0")),
+            trusted_local=e.get("CKPT_TRUSTED_LOCAL", "") in ("1", "true", "yes"),
         )
         return replace(base, **overrides)  # type: ignore[arg-type]
 

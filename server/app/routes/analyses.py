@@ -144,8 +144,18 @@ async def submit_analysis(request: Request, response: Response, service: Service
 
 
 @router.get("/{analysis_id}", response_model=AnalysisStatus, responses=ERRORS)
-def get_analysis(analysis_id: str, service: Service) -> AnalysisStatus:
-    return status_body(analysis_id, service.job(analysis_id))
+async def get_analysis(analysis_id: str, service: Service) -> Response:
+    job = service.finished_job(analysis_id)  # finished: answered from memory
+    if job is not None:
+        key = (job.id, "status", analysis_id)
+        body = service.views.get(key)
+        if body is None:
+            body = status_body(analysis_id, job).model_dump_json().encode("utf-8")
+            service.views.put(key, body)
+        return Response(body, media_type="application/json")
+    job = await run_in_threadpool(service.job, analysis_id)
+    return Response(status_body(analysis_id, job).model_dump_json(),
+                    media_type="application/json")
 
 
 @router.get("/{analysis_id}/document", responses={

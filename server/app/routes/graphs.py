@@ -81,7 +81,7 @@ def _graph_json(service: AnalysisService, analysis_id: str, region: int, kind: s
     if body is None:
         nodes = _graph_nodes(service, job, region, kind)
         reg = _region(service, job, region)
-        body = json.dumps({"analysis_id": analysis_id, "region": region, "kind": kind,
+        body = json.dumps({"region": region, "kind": kind,
                            "num_user_outputs": reg.get("num_user_outputs"),
                            "saved": reg.get("saved", []), "nodes": nodes},
                           separators=(",", ":")).encode("utf-8")
@@ -133,5 +133,8 @@ async def graph(analysis_id: str, region: Region, kind: GraphKindName, service: 
     `?format=svg` gives the laid-out level `expand` instead."""
     if format == "svg":
         return await graph_svg(analysis_id, region, kind, service, layouts, expand)
-    body = await run_in_threadpool(_graph_json, service, analysis_id, region, kind.value)
+    job = service.finished_job(analysis_id)
+    body = service.views.get((job.id, region, kind.value, "json")) if job else None
+    if body is None:  # first read: load the document off the event loop
+        body = await run_in_threadpool(_graph_json, service, analysis_id, region, kind.value)
     return Response(body, media_type="application/json")

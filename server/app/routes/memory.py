@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from ..deps import Service
+from ..errors import ApiError
 from ..service import AnalysisService
 from .analyses import ERRORS
 from .diffs import core_function
 
 router = APIRouter(prefix="/api/analyses/{analysis_id}", tags=["memory"])
 
-
-def _plain(value: Any) -> Any:
-    return value.to_dict() if hasattr(value, "to_dict") else value
+JSON_OK: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}}}, **ERRORS}
 
 
 def _memory(service: AnalysisService, analysis_id: str) -> dict[str, Any]:
@@ -25,31 +24,32 @@ def _memory(service: AnalysisService, analysis_id: str) -> dict[str, Any]:
     key = (job.id, "memory")
     cached = service.views.get(key)
     if cached is None:
-        doc = service.document(job)
-        if isinstance(doc.get("memory"), dict):
-            cached = doc["memory"]
-        else:
-            cached = _plain(core_function("ckpt_core.memory", "analyze_memory")(doc))
+        cached = core_function("ckpt_core.memory", "analyze_memory")(
+            service.document(job)).to_dict()
         service.views.put(key, cached)
     return dict(cached)
 
 
-@router.get("/memory", responses={200: {"content": {"application/json": {}}}, **ERRORS})
+@router.get("/memory", responses=JSON_OK)
 async def get_memory(analysis_id: str, service: Service) -> Response:
-    """Memory timeline, saved-tensor ledgers and the per-module rollup."""
+    """Memory summary, per-step timelines, saved and recompute ledgers, module rollup."""
     body = await run_in_threadpool(_memory, service, analysis_id)
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 
-def _timeline_figure(service: AnalysisService, analysis_id: str) -> dict[str, Any]:
+def _timeline_figure(service: AnalysisService, analysis_id: str, region: int) -> str:
     memory = _memory(service, analysis_id)
-    figure: dict[str, Any] = _plain(core_function("ckpt_core.charts", "timeline_figure")(memory))
+    timeline_figure = core_function("ckpt_core.charts", "timeline_figure")
+    try:
+        figure: str = timeline_figure(memory, region=region).to_json()
+    except ValueError as e:
+        raise ApiError(404, "not_found", f"region: {e}") from e
     return figure
 
 
-@router.get("/figures/timeline", responses={200: {"content": {"application/json": {}}},
-                                            **ERRORS})
-async def get_timeline_figure(analysis_id: str, service: Service) -> Response:
-    """The memory timeline as a plotly figure (JSON)."""
-    body = await run_in_threadpool(_timeline_figure, service, analysis_id)
-    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+@router.get("/figures/timeline", responses=JSON_OK)
+async def get_timeline_figure(analysis_id: str, service: Service,
+                              region: Annotated[int, Query(ge=0, le=10_000)] = 0) -> Response:
+    """The memory timeline of one region as a plotly figure (JSON)."""
+    body = await run_in_threadpool(_timeline_figure, service, analysis_id, region)
+    return Response(body, media_type="application/json")

@@ -84,10 +84,9 @@ def test_diff(make_client: ClientFactory, mlp_doc: dict[str, Any],
     with make_client(documents_backend({other: mlp_default_doc}, mlp_doc)) as (c, _):
         a, b = done_analysis(c), done_analysis(c, other)
         r = c.get(f"/api/diffs?ids={a},{b}")
-        assert r.status_code in (200, 501), r.text
-        if r.status_code == 200:
-            body = r.json()
-            assert len(body["analyses"]) == 2 and body["comparisons"]
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["analyses"]) == 2 and body["comparisons"]
         assert c.get(f"/api/diffs?ids={a}").status_code == 422
         assert c.get(f"/api/diffs?ids={a},nope").status_code == 404
         assert c.get(f"/diff/{a}..{b}").status_code == 200
@@ -128,11 +127,33 @@ def test_health(client: tuple[TestClient, Any]) -> None:
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
 
 
-def test_memory_routes_answer_or_say_not_available(client: tuple[TestClient, Any]) -> None:
+def test_sweep_is_composed_of_cached_analyses(client: tuple[TestClient, Any]) -> None:
+    c, backend = client
+    first = submit(c)  # the budget-1.0 point is this analysis, answered from the cache
+    wait_final(c, first["id"])
+    r = c.post("/api/sweeps", json={"source": SNIPPET, "budgets": [0.5, 1.0]})
+    assert r.status_code == 202, r.text
+    sweep = r.json()
+    assert sweep["status_url"] == f"/api/sweeps/{sweep['id']}"
+    assert len(backend.submitted) == 2  # only the 0.5 budget needed a new job
+    for _ in range(200):
+        body = c.get(sweep["status_url"]).json()
+        if body["status"] in ("done", "failed"):
+            break
+    assert body["status"] == "done", body
+    assert [p["budget"] for p in body["result"]["points"]] == [1.0, 0.5]
+    assert c.get(sweep["status_url"] + "/figures/pareto").status_code == 200
+    assert c.get(f"/api/analyses/{sweep['id']}").status_code == 404  # a sweep is not an analysis
+    bad = c.post("/api/sweeps", json={"source": SNIPPET, "budgets": [1.5]})
+    assert bad.status_code == 422 and "budget" in bad.json()["message"]
+    assert c.post("/api/sweeps", json={"source": SNIPPET, "budgets": []}).status_code == 422
+
+
+def test_memory_views(client: tuple[TestClient, Any]) -> None:
     c, _ = client
     i = done_analysis(c)
-    for path in (f"/api/analyses/{i}/memory", f"/api/analyses/{i}/figures/timeline"):
-        r = c.get(path)
-        assert r.status_code in (200, 501), (path, r.text)
-        if r.status_code == 501:
-            assert r.json()["code"] == "not_available"
+    memory = c.get(f"/api/analyses/{i}/memory").json()
+    assert {"timelines", "saved_ledger", "recompute_ledger", "module_rollup"} <= set(memory)
+    figure = c.get(f"/api/analyses/{i}/figures/timeline").json()
+    assert figure["data"] and "layout" in figure
+    assert c.get(f"/api/analyses/{i}/figures/timeline?region=9").status_code == 404

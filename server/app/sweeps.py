@@ -1,0 +1,54 @@
+"""Memory-budget sweeps composed from analyses: one cached analysis job per budget, assembled
+by `ckpt_core.sweep.sweep_from_analyses` once all are done (so any job backend can run them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ckpt_core import Analysis
+from ckpt_core.sweep import sweep_from_analyses
+from server.store import FINAL_STATUSES, JobRecord
+
+from .service import AnalysisService, Submission
+
+
+def submit_sweep(service: AnalysisService, source: str, settings: dict[str, Any], name: str,
+                 budgets: list[float]) -> Submission:
+    parts = [service.submit(source, {**settings, "memory_budget": b}, name, link=False)
+             for b in budgets]
+    return service.submit(source, settings, name, kind="sweep", options={
+        "sweep_budgets": budgets, "part_jobs": [p.job.id for p in parts]})
+
+
+def refresh_sweep(service: AnalysisService, job: JobRecord) -> JobRecord:
+    """Finish the sweep when its analyses have: done when all are, failed when one failed."""
+    if job.status in FINAL_STATUSES:
+        return job
+    parts: list[JobRecord] = []
+    for part_id in job.options.get("part_jobs", []):
+        service.sync(part_id)
+        part = service.store.job(part_id)
+        if part is None:
+            service.store.finish_job(job.id, result=None, error={
+                "type": "SandboxError", "code": "sandbox_error", "line": None,
+                "message": "an analysis of this sweep was deleted"})
+            return service.store.job(job.id) or job
+        parts.append(part)
+    failed = next((p for p in parts if p.status in ("failed", "cancelled")), None)
+    if failed is not None:
+        service.store.finish_job(job.id, result=None, error=failed.error)
+    elif parts and all(p.status == "done" for p in parts):
+        analyses = [Analysis.from_dict(service.document(p)) for p in parts]
+        result = sweep_from_analyses(analyses, job.options["sweep_budgets"])
+        service.store.finish_job(job.id, result={**result.to_dict(), "schema_version": 1},
+                                 error=None)
+    return service.store.job(job.id) or job
+
+
+def sweep_progress(service: AnalysisService, job: JobRecord) -> tuple[str, float]:
+    """(stage, progress) of an unfinished sweep: its analyses' mean progress."""
+    parts = [service.store.job(p) for p in job.options.get("part_jobs", [])]
+    progress = [p.progress for p in parts if p is not None]
+    done = sum(1 for p in parts if p is not None and p.status == "done")
+    stage = f"{done} of {len(parts)} budgets analysed"
+    return stage, sum(progress) / len(progress) if progress else 0.0
