@@ -189,11 +189,15 @@ class Sandbox:
                     if m.get("kind") == "event":
                         on_event(str(m.get("stage", "")), str(m.get("message", ""))[:500])
                     elif m.get("kind") == "result":
+                        # tear down off the critical path: the answer is already here
+                        threading.Thread(target=self.dispose, daemon=True).start()
                         return {k: m.get(k) for k in ("result", "error")}
         except _Limit as e:
-            raise SandboxError(str(e)) from e
-        finally:
             self.dispose()
+            raise SandboxError(str(e)) from e
+        except BaseException:
+            self.dispose()
+            raise
 
     def describe_exit(self) -> str:
         # the control pipe closed: let the process finish dying on its own to learn why

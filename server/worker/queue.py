@@ -124,7 +124,7 @@ class Consumer:
                 self._stop.wait(1.0)
                 continue
             if task is None:
-                self._stop.wait(0.1)  # SQLite does not block; Redis already waited 1 s
+                self._stop.wait(0.02)  # SQLite does not block; Redis already waited 1 s
                 continue
             if task.name != TASK_NAME or not task.args:
                 log.error("%s: dropped unexpected task %s", self.name, task.name)

@@ -29,6 +29,8 @@ class JobState:
 
     def __init__(self, storage: BaseStorage) -> None:
         self.storage = storage
+        #: where this process appends next, per job it writes to (a hint; put-if-empty decides)
+        self._next_event: dict[str, int] = {}
 
     @staticmethod
     def _key(job_id: str, what: str) -> str:
@@ -48,9 +50,12 @@ class JobState:
     def append_event(self, job_id: str, stage: Stage, message: str = "") -> None:
         doc = {"stage": stage, "progress": PROGRESS.get(stage, 0.0), "message": message,
                "at": time.time()}
-        i = len(self.events(job_id))
+        i = self._next_event.get(job_id, 0)
         while not self._put_if_empty(self._key(job_id, f"ev:{i}"), doc):
-            i += 1  # someone appended meanwhile (cancel or stale-job detection)
+            i += 1  # an earlier event, or someone appended meanwhile (cancel, stale job)
+        self._next_event[job_id] = i + 1
+        if stage in ("done", "failed", "cancelled"):
+            self._next_event.pop(job_id, None)
 
     def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
         out: list[JobEvent] = []
