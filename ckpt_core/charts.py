@@ -90,6 +90,21 @@ def _timeline_of(source: Timeline | dict[str, Any], region: int) -> Timeline:
     return Timeline.from_dict(source)
 
 
+def _labels(points: list[dict[str, Any]]) -> list[str]:
+    """Budget labels; points that coincide share one label ("0.8, 0.6") instead of overprinting."""
+    at: dict[tuple[int, int], list[str]] = {}
+    for p in points:
+        at.setdefault((p["saved_activation_bytes"], p["recompute_flops"]), []).append(
+            f"{p['budget']:g}")
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for p in points:
+        key = (p["saved_activation_bytes"], p["recompute_flops"])
+        out.append("" if key in seen else ", ".join(at[key]))
+        seen.add(key)
+    return out
+
+
 def pareto_figure(sweep: Any, *, title: str | None = None) -> Any:
     """Saved activation bytes against recompute FLOPs, from a `SweepResult` or its JSON."""
     points = sweep.to_dict(with_analyses=False)["points"] if hasattr(sweep, "to_dict") else [
@@ -102,7 +117,7 @@ def pareto_figure(sweep: Any, *, title: str | None = None) -> Any:
         fig.add_trace(go.Scatter(
             x=[p["saved_activation_bytes"] for p in group],
             y=[p["recompute_flops"] for p in group],
-            mode="markers+text", text=[f"{p['budget']:g}" for p in group],
+            mode="markers+text", text=_labels(group),
             textposition="top center",
             name="peak not monotonic" if flagged else "budget",
             marker={"size": 10, "color": "#d62728" if flagged else "#1f77b4",

@@ -3,7 +3,8 @@
 A node counts toward its own module and every ancestor, so the UI's collapsible hierarchy can
 show a subtree's totals at any level; `""` is the model itself. Repeated layers: children of a
 container that are numbered (`blocks.0`, `blocks.1`, …) are compared by the sequence of their
-forward ops with shapes and statuses; `blocks.1–11 identical; blocks.0 differs`.
+forward ops with shapes and statuses; `blocks.1–11 identical; blocks.0 differs`. A container
+is reported when at least half of its numbered children (two or more) are alike.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def _ranges(indices: tuple[int, ...], container: str) -> str:
 
 
 def repeated_layers(source: Analysis | dict[str, Any]) -> tuple[RepeatedLayers, ...]:
-    """Every container with at least two numbered children, in path order."""
+    """Every container whose numbered children are mostly alike, in path order."""
     merged: dict[str, dict[int, list[tuple[Any, ...]]]] = defaultdict(lambda: defaultdict(list))
     for region in _regions(source):
         for container, children in _signatures(region).items():
@@ -134,6 +135,9 @@ def repeated_layers(source: Analysis | dict[str, Any]) -> tuple[RepeatedLayers, 
             groups.setdefault(tuple(children[index]), []).append(index)
         ordered = sorted((tuple(g) for g in groups.values()), key=lambda g: (-len(g), g[0]))
         main, rest = ordered[0], ordered[1:]
+        # a stack of repeated layers has a majority alike; a Sequential of mixed layers has not
+        if len(main) < 2 or 2 * len(main) < len(children):
+            continue
         text = f"{_ranges(main, container)} identical"
         if rest:
             others = [_ranges(g, container) for g in rest]

@@ -31,10 +31,12 @@ def test_pareto_figure_labels_budgets_and_flags() -> None:
     a = analysis((region(),))
     result = sweep_from_analyses([a, a, a], [1.0, 0.5, 0.0])
     fig = pareto_figure(result)
-    assert len(fig.data) == 1 and list(fig.data[0].text) == ["1", "0.5", "0"]
+    # the three points coincide: one label for all of them
+    assert len(fig.data) == 1 and list(fig.data[0].text) == ["1, 0.5, 0", "", ""]
     assert fig.layout.xaxis.title.text == "saved activation bytes"
     doc = result.to_dict()
     doc["points"][2]["non_monotonic"] = True
     flagged = pareto_figure(doc)
     assert [t.name for t in flagged.data] == ["budget", "peak not monotonic"]
     assert list(flagged.data[1].text) == ["0"]
+    assert list(flagged.data[0].text) == ["1, 0.5", ""]

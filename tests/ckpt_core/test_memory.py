@@ -186,6 +186,11 @@ def test_repeated_layers(statuses: list[str], text: str) -> None:
     assert [r.text for r in found] == [text]
 
 
+def test_mixed_layers_are_not_called_repeated() -> None:
+    statuses = ["saved", "recomputed", "forward_only", "saved"]
+    assert repeated_layers(analysis((_layer_region(statuses[:3]),))) == ()
+
+
 def test_memory_key_is_small_and_consistent() -> None:
     a = with_memory(analysis((region(),)))
     mem = a.to_dict()["memory"]
