@@ -57,7 +57,8 @@ def test_whole_journey(new_context: Any, server_url: str, shot: Any) -> None:
     assert page.input_value("#snippet-name") == "gpt_sac.py"
     page.click("#submit-btn")
     page.wait_for_function(
-        "document.querySelector('#progress [role=progressbar]').getAttribute('aria-valuenow') === '100'",
+        "document.querySelector('#progress [role=progressbar]')"
+        ".getAttribute('aria-valuenow') === '100'",
         timeout=60_000)
     shot(page, "journey-02-progress-100")
     page.wait_for_url("**/a/**", timeout=30_000)
@@ -82,7 +83,8 @@ def test_whole_journey(new_context: Any, server_url: str, shot: Any) -> None:
         target = page.locator(".graph-view [id^='n:'].st-recomputed").first
     name = target.get_attribute("id").removeprefix("n:")
     target.click()
-    page.wait_for_function(f"document.querySelector('#inspector h3')?.textContent.startsWith({json.dumps(name)})")
+    page.wait_for_function(
+        f"document.querySelector('#inspector h3')?.textContent.startsWith({json.dumps(name)})")
     text = page.locator("#inspector").inner_text()
     assert "recomputed" in text and "op" in text and "policy" in text
     assert "Recomputed in backward as" in text
@@ -187,8 +189,8 @@ def test_diff_journey(new_context: Any, server_url: str, shot: Any) -> None:
     shot(page, "diff-02-summary")
 
     # A row selects the node in both graphs (synchronised selection).
-    moved = [i for i in range(rows.count())
-             if rows.nth(i).locator("td").nth(1).inner_text() != rows.nth(i).locator("td").nth(2).inner_text()]
+    cells = [rows.nth(i).locator("td") for i in range(rows.count())]
+    moved = [i for i, c in enumerate(cells) if c.nth(1).inner_text() != c.nth(2).inner_text()]
     assert moved, "no node changed status between the default and the min-cut partitioner"
     first = rows.nth(moved[0])
     node = first.locator("td").first.inner_text()
@@ -262,7 +264,8 @@ def test_first_paint_of_gpt_analysis(new_context: Any, server_url: str, shot: An
     assert paints["first-paint"] <= FIRST_PAINT_TARGET_MS
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 800}, {"width": 3840, "height": 2160}])
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 800},
+                                      {"width": 3840, "height": 2160}])
 def test_analysis_page_fits_the_screen(new_context: Any, server_url: str, shot: Any,
                                        viewport: dict[str, int]) -> None:
     analysis_id = submit(server_url, "mlp_checkpoint")
@@ -327,7 +330,8 @@ def test_sweep_pareto_opens_a_plan(new_context: Any, server_url: str, shot: Any)
     point = page.evaluate("""() => {
       const gd = document.getElementById('pareto'), t = gd.data[0], j = t.customdata.indexOf(0);
       const r = gd.querySelector('.draglayer .xy .nsewdrag').getBoundingClientRect();
-      return {x: r.left + gd._fullLayout.xaxis.d2p(t.x[j]), y: r.top + gd._fullLayout.yaxis.d2p(t.y[j])};
+      const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+      return {x: r.left + xa.d2p(t.x[j]), y: r.top + ya.d2p(t.y[j])};
     }""")
     page.mouse.click(point["x"], point["y"])
     page.wait_for_url(lambda url: "/a/" in url and analysis_id not in url, timeout=180_000)

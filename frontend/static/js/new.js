@@ -178,6 +178,11 @@ function loadFile(file) {
   });
 }
 
+/** Example texts mark code with backticks, as the examples' docstrings do. */
+function withCode(text) {
+  return String(text).split("`").map((part, i) => (i % 2 ? h("code", {}, part) : part));
+}
+
 async function loadExamples() {
   const box = $("#examples");
   let examples;
@@ -195,7 +200,7 @@ async function loadExamples() {
       clearError();
       for (const b of box.children) b.setAttribute("aria-pressed", String(b === e.currentTarget));
     },
-  }, h("strong", {}, ex.title || ex.name), h("span", {}, ex.description || ""))));
+  }, h("strong", {}, withCode(ex.title || ex.name)), h("span", {}, withCode(ex.description || "")))));
 }
 
 function renderRecent() {
