@@ -337,3 +337,22 @@ def test_sweep_pareto_opens_a_plan(new_context: Any, server_url: str, shot: Any)
     page.wait_for_url(lambda url: "/a/" in url and analysis_id not in url, timeout=180_000)
     page.wait_for_selector("body[data-ready]", timeout=180_000)
     assert "memory_budget=0" in page.locator("#a-header").inner_text()
+
+
+def test_upload_and_drop_a_file(new_context: Any, tmp_path: Path) -> None:
+    page = new_context().new_page()
+    page.goto("/")
+    page.wait_for_selector(".CodeMirror")
+    snippet = tmp_path / "two_regions.py"
+    snippet.write_text((REPO / "examples" / "two_regions.py").read_text())
+    page.set_input_files("#file-input", str(snippet))
+    page.wait_for_function("window.ckptEditor.getValue().includes('example_inputs')")
+    assert page.input_value("#snippet-name") == "two_regions.py"
+    page.evaluate("""() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['import torch\\nmodel = torch.nn.Linear(2, 2)\\n'], 'dropped.py'));
+      document.querySelector('#editor-panel').dispatchEvent(
+        new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+    }""")
+    page.wait_for_function("window.ckptEditor.getValue().startsWith('import torch\\nmodel')")
+    assert page.input_value("#snippet-name") == "dropped.py"

@@ -116,6 +116,7 @@ function showError(err) {
   const code = err.code ? `${err.code}: ` : "";
   box.replaceChildren(h("strong", {}, line ? `Line ${line}: ` : ""), `${code}${err.message}`);
   box.classList.remove("hidden");
+  $("#editor-panel").scrollIntoView({ block: "start", behavior: "smooth" });
   if (line && line >= 1 && line <= editor.lineCount()) {
     errorLine = line - 1;
     editor.addLineClass(errorLine, "background", "cm-error-line");
