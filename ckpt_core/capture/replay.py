@@ -7,11 +7,13 @@ hands the measurement interpreter forward/backward GraphModules that match the I
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import networkx
 import torch._functorch.config as functorch_config
 import torch.fx as fx
 from torch._functorch.compile_utils import fx_graph_cse
@@ -44,6 +46,32 @@ class Partitioned:
     backward: fx.GraphModule | None
 
 
+@contextlib.contextmanager
+def _memoized_min_cut(cache: dict[tuple[Any, ...], Any]) -> Iterator[None]:
+    """Reuse max-flow results for flow graphs already solved, edge for edge in the same order.
+
+    Under a budget the partitioner solves the same budget-independent cuts for every budget;
+    the flow graph is still built (and its constraints still read, see `reasons`), only the
+    identical max-flow is not solved again. Results are node-name sets, valid across copies."""
+    original = networkx.minimum_cut
+
+    def minimum_cut(graph: Any, source: Any, sink: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return original(graph, source, sink, *args, **kwargs)
+        key = (source, sink, tuple((u, v, data.get("capacity"))
+                                   for u, v, data in graph.edges(data=True)))
+        if key not in cache:
+            cache[key] = original(graph, source, sink)
+        cut_value, (reachable, non_reachable) = cache[key]
+        return cut_value, (set(reachable), set(non_reachable))
+
+    networkx.minimum_cut = minimum_cut
+    try:
+        yield
+    finally:
+        networkx.minimum_cut = original
+
+
 class SnapshotRecorder(Recorder):
     """A `Recorder` that also keeps a copy of every joint graph before partitioning it
     (the partitioner rewrites the graph it is given)."""
@@ -52,6 +80,7 @@ class SnapshotRecorder(Recorder):
         super().__init__(*args, **kwargs)
         self.snapshots: list[JointSnapshot] = []
         self._cse_joints: dict[int, fx.GraphModule] = {}
+        self._cuts: dict[tuple[Any, ...], Any] = {}
 
     def partition(
         self, joint: fx.GraphModule, joint_inputs: Sequence[Any], **kwargs: Any
@@ -103,7 +132,8 @@ class SnapshotRecorder(Recorder):
                     # partitioned modules' Python code is generated only if they are run
                     with functorch_config.patch(activation_memory_budget=memory_budget,
                                                 **patches), \
-                            tracing(TracingContext(snap.fake_mode)), _use_lazy_graph_module(True):
+                            tracing(TracingContext(snap.fake_mode)), \
+                            _use_lazy_graph_module(True), _memoized_min_cut(self._cuts):
                         forward, backward = self.partition(
                             copy.deepcopy(joint), list(snap.joint_inputs), **snap.kwargs)
                 finally:
