@@ -78,6 +78,8 @@ class AnalysisService:
     def start(self) -> None:
         """Pick up jobs a previous server left unfinished, then follow jobs in the background."""
         for job in self.store.unfinished_jobs():
+            if job.kind != "analysis":
+                continue  # a sweep runs as its analyses; it is assembled when read
             if self.backend.outcome(job.id) is None and not self.backend.events(job.id):
                 # the backend does not know it (it kept no state across the restart): re-queue
                 self.store.record_progress(job.id, [EventRecord(

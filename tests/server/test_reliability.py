@@ -41,6 +41,8 @@ def test_restart_mid_job(live: LiveServer) -> None:
     before = httpx.get(f"{live.base}/api/analyses/{first['id']}/document").content
     running = httpx.post(f"{live.base}/api/analyses",
                          json={"source": SNIPPET + "\n# second\n"}).json()
+    sweep = httpx.post(f"{live.base}/api/sweeps",
+                       json={"source": SNIPPET, "budgets": [1.0, 0.25]}).json()
     time.sleep(0.3)
     status = httpx.get(f"{live.base}{running['status_url']}").json()["status"]
     assert status in ("queued", "running")
@@ -48,6 +50,11 @@ def test_restart_mid_job(live: LiveServer) -> None:
     live.start()
     status = wait_final(live.base, running["id"])
     assert status["status"] == "done"
+    deadline = time.monotonic() + 30
+    while (body := httpx.get(f"{live.base}{sweep['status_url']}").json())["status"] != "done":
+        assert time.monotonic() < deadline and body["status"] in ("queued", "running"), body
+        time.sleep(0.2)
+    assert [p["budget"] for p in body["result"]["points"]] == [1.0, 0.25]
     events = httpx.get(f"{live.base}{running['events_url']}?format=json").json()
     assert any("restart" in e["message"] for e in events)
     assert httpx.get(f"{live.base}/api/analyses/{first['id']}/document").content == before
