@@ -14,7 +14,8 @@ Shape (`version` 1)::
         "boundary_bytes": …, "boundary_category_bytes": {"inputs": …, "saved": …, …},
         "final_bytes": …,
         "measured": null | {"device", "method", "peak_bytes", "ratio",   # ratio = measured/analytic
-                            "live_bytes": [...]}                          # one sample per step
+                            "history_peak_bytes",   # CUDA: replayed from the allocator's history
+                            "live_bytes": [...]}    # one sample per step
       }]
     }
 
