@@ -90,8 +90,12 @@ class JobRunner:
                 state.heartbeat(job_id)
                 last_beat[0] = time.monotonic()
 
+        reported: set[str] = set()
+
         def on_event(stage: str, message: str) -> None:
-            if stage in ("tracing", "partitioning", "analysing"):
+            # each stage once: the snippet shares the pipe and could otherwise flood the store
+            if stage in ("tracing", "partitioning", "analysing") and stage not in reported:
+                reported.add(stage)
                 state.append_event(job_id, stage, message)  # type: ignore[arg-type]
 
         job = {k: spec.get(k) for k in ("job_id", "source", "settings", "snippet_name",
