@@ -119,3 +119,33 @@ def test_errors_from_a_sandbox_are_sanitised() -> None:
     ok = sanitize_error({"type": "SnippetRuntimeError", "code": "snippet_raised",
                          "message": "boom", "line": 3})
     assert ok["type"] == "SnippetRuntimeError" and ok["line"] == 3
+
+
+def test_worker_refuses_to_start_without_bubblewrap(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "server.cli", "worker", "--queue",
+         f"sqlite:///{tmp_path / 'q.sqlite3'}"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={"PATH": str(tmp_path), "HOME": str(tmp_path)})  # no bwrap, prlimit, setpriv
+    assert proc.returncode == 3, proc.stderr
+    assert "refusing to start" in proc.stderr and "bubblewrap" in proc.stderr
+
+
+@pytest.mark.sandbox
+def test_unreachable_paths_are_explained(tmp_path: Path) -> None:
+    import os
+
+    from server.worker.sandbox import SandboxUnavailableError, host_config
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the sandbox as another user")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    with pytest.raises(SandboxUnavailableError) as info:
+        host_config(private / "sandboxes", trusted_local=False)
+    assert "chmod o+x" in info.value.message
