@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from server.store import FINAL_STATUSES, JobRecord
 
 from ..deps import OwnerToken, Service, Submitter
+from ..encoding import Body, send
 from ..errors import ApiError, validation_message
 from ..models import (
     AnalysisRequest,
@@ -161,9 +162,13 @@ async def get_analysis(analysis_id: str, service: Service) -> Response:
 @router.get("/{analysis_id}/document", responses={
     200: {"content": {"application/json": {}}, "description": "The analysis JSON (schema v1)"},
     **ERRORS})
-def get_document(analysis_id: str, service: Service) -> Response:
+def get_document(analysis_id: str, request: Request, service: Service) -> Response:
     job = service.job(analysis_id)
-    return Response(service.document_bytes(job), media_type="application/json")
+    body = service.documents.get(("body", job.id))
+    if body is None:
+        body = Body.of(service.document_bytes(job))
+        service.documents.put(("body", job.id), body)
+    return send(body, request)
 
 
 def _event_body(e: Any) -> dict[str, Any]:

@@ -6,13 +6,14 @@ import json
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from server.layout import LayoutError, Level, UnknownGroup, build_level, group_paths
 from server.store import JobRecord
 
 from ..deps import Layouts, Service
+from ..encoding import Body, send
 from ..errors import ApiError
 from ..models import GraphLevel, GroupItem
 from ..service import AnalysisService
@@ -74,19 +75,20 @@ def _level(service: AnalysisService, job: JobRecord, region: int, kind: str,
     return level  # type: ignore[no-any-return]
 
 
-def _graph_json(service: AnalysisService, analysis_id: str, region: int, kind: str) -> bytes:
+def _graph_json(service: AnalysisService, analysis_id: str, region: int, kind: str) -> Body:
     job = service.job(analysis_id)
     key = (job.id, region, kind, "json")
     body = service.views.get(key)
     if body is None:
         nodes = _graph_nodes(service, job, region, kind)
         reg = _region(service, job, region)
-        body = json.dumps({"region": region, "kind": kind,
-                           "num_user_outputs": reg.get("num_user_outputs"),
-                           "saved": reg.get("saved", []), "nodes": nodes},
-                          separators=(",", ":")).encode("utf-8")
+        body = Body.of(json.dumps({"region": region, "kind": kind,
+                                   "num_user_outputs": reg.get("num_user_outputs"),
+                                   "saved": reg.get("saved", []), "nodes": nodes},
+                                  separators=(",", ":")).encode("utf-8"))
         service.views.put(key, body)
-    return bytes(body)
+    found: Body = body
+    return found
 
 
 def _svg(service: AnalysisService, layouts: Any, analysis_id: str, region: int, kind: str,
@@ -126,15 +128,15 @@ def graph_groups(analysis_id: str, region: Region, kind: GraphKindName, service:
 
 @router.get("/{kind}", responses={**ERRORS, 200: {"content": {
     "application/json": {}, "image/svg+xml": {}}}}, summary="A graph as JSON")
-async def graph(analysis_id: str, region: Region, kind: GraphKindName, service: Service,
-                layouts: Layouts, expand: Expand = "",
+async def graph(analysis_id: str, region: Region, kind: GraphKindName, request: Request,
+                service: Service, layouts: Layouts, expand: Expand = "",
                 format: Annotated[str, Query(pattern="^(json|svg)$")] = "json") -> Response:
     """The region's graph (`nodes` in topological order, plus the region's `saved` values);
     `?format=svg` gives the laid-out level `expand` instead."""
     if format == "svg":
         return await graph_svg(analysis_id, region, kind, service, layouts, expand)
     job = service.finished_job(analysis_id)
-    body = service.views.get((job.id, region, kind.value, "json")) if job else None
+    body: Body | None = service.views.get((job.id, region, kind.value, "json")) if job else None
     if body is None:  # first read: load the document off the event loop
         body = await run_in_threadpool(_graph_json, service, analysis_id, region, kind.value)
-    return Response(body, media_type="application/json")
+    return send(body, request)

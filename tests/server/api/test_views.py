@@ -27,6 +27,11 @@ def test_graph_json(client: tuple[TestClient, Any], mlp_doc: dict[str, Any]) -> 
         assert body["kind"] == kind
         assert body["nodes"] == mlp_doc["regions"][0]["graphs"][kind]["nodes"]
         assert body["saved"] == mlp_doc["regions"][0]["saved"]
+    url = f"/api/analyses/{i}/regions/0/graphs/joint"
+    assert c.get(url).headers["content-encoding"] == "gzip"  # compressed once, when accepted
+    plain = c.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json()["kind"] == "joint"
+    assert c.get(f"/api/analyses/{i}/document").headers["content-encoding"] == "gzip"
     assert c.get(f"/api/analyses/{i}/regions/7/graphs/forward").status_code == 404
     assert c.get(f"/api/analyses/{i}/regions/0/graphs/sideways").status_code == 422
     assert c.get(f"/api/analyses/{i}/regions/-1/graphs/forward").status_code == 422
