@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -92,6 +93,8 @@ async def parse_submission(request: Request, model: type[AnalysisRequest]) -> An
             raise ApiError(422, "invalid_request", "request body is not UTF-8 text") from e
         except json.JSONDecodeError as e:
             raise ApiError(422, "invalid_request", f"request body is not JSON: {e}") from e
+        except RecursionError as e:
+            raise ApiError(422, "invalid_request", "request body is nested too deeply") from e
     else:
         raise ApiError(415, "unsupported_media_type",
                        "send application/json or multipart/form-data (a `file` field)")
@@ -112,7 +115,8 @@ async def _form_fields(request: Request) -> dict[str, Any]:
         except UnicodeDecodeError as e:
             raise ApiError(422, "invalid_request", "file: the snippet is not UTF-8 text") from e
         if upload.filename:
-            data["name"] = upload.filename.replace("\\", "/").rsplit("/", 1)[-1]
+            base = upload.filename.replace("\\", "/").rsplit("/", 1)[-1]
+            data["name"] = re.sub(r"[^A-Za-z0-9_.\- ]", "_", base)[:128] or "snippet.py"
     elif isinstance(form.get("source"), str):
         data["source"] = form.get("source")
     for field in ("name", "budgets", "settings"):

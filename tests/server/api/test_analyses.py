@@ -60,11 +60,11 @@ def test_cached_resubmission_gets_new_id_and_no_new_job(client: tuple[TestClient
 
 def test_multipart_upload(client: tuple[TestClient, Any]) -> None:
     c, _ = client
-    r = c.post("/api/analyses", files={"file": ("mine.py", SNIPPET.encode(), "text/x-python")},
+    r = c.post("/api/analyses", files={"file": ("my (1).py", SNIPPET.encode(), "text/x-python")},
                data={"settings": json.dumps({"decompositions": "none"})})
     assert r.status_code == 202, r.text
     status = wait_final(c, r.json()["id"])
-    assert status["snippet_name"] == "mine.py" and status["settings"]["decompositions"] == "none"
+    assert status["snippet_name"] == "my _1_.py" and status["settings"]["decompositions"] == "none"
 
 
 def test_static_checks_run_before_queueing(client: tuple[TestClient, Any]) -> None:
@@ -100,6 +100,8 @@ def test_malformed_requests_are_4xx_with_messages(client: tuple[TestClient, Any]
         c.post("/api/analyses", files={"file": ("x.py", b"\xff\xfe\x00bad", "text/plain")}),
         c.post("/api/analyses", content=b"source=1", headers={"content-type": "text/plain"}),
         c.post("/api/analyses", json={"source": "x = 1\x00"}),
+        c.post("/api/analyses", content=b"[" * 100_000,
+               headers={"content-type": "application/json"}),
     ]
     for r in cases:
         assert 400 <= r.status_code < 500, (r.status_code, r.text)
