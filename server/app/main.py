@@ -14,6 +14,7 @@ from server.store import Store
 
 from . import errors
 from .backend import make_backend
+from .fastpath import FastPathMiddleware
 from .limits import LimitsMiddleware, RateLimiter
 from .routes import analyses, diffs, examples, graphs, health, memory, pages, sweeps
 from .service import AnalysisService
@@ -55,5 +56,6 @@ def create_app(settings: ServerSettings | None = None,
     errors.install(app)
     for module in (analyses, graphs, memory, sweeps, diffs, examples, health, pages):
         app.include_router(module.router)
+    app.add_middleware(FastPathMiddleware)
     app.add_middleware(LimitsMiddleware, max_body_bytes=config.max_request_bytes)
     return app

@@ -250,3 +250,24 @@ def test_openapi_documents_the_contract(client: tuple[TestClient, Any]) -> None:
     body = paths["/api/analyses"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json", "multipart/form-data"}
     assert c.get("/docs").status_code == 200
+
+
+def test_cached_reads_keep_headers_and_honour_deletion(client: tuple[TestClient, Any]) -> None:
+    c, _ = client
+    first, second = submit(c), submit(c)
+    wait_final(c, first["id"])
+    graph = f"/api/analyses/{first['id']}/regions/0/graphs/forward"
+    for _ in range(2):  # the second read of each is answered from memory, before routing
+        status = c.get(first["status_url"])
+        body = c.get(graph)
+    assert status.json()["status"] == "done" and body.json()["kind"] == "forward"
+    for r in (status, body):
+        assert r.headers["referrer-policy"] == "no-referrer" and r.headers["x-robots-tag"]
+    c.delete(first["status_url"], headers={"X-Owner-Token": first["owner_token"]})
+    assert c.get(first["status_url"]).status_code == 404
+    assert c.get(graph).status_code == 404
+    c.get(second["status_url"]), c.get(second["status_url"])
+    relinked = c.post(second["status_url"] + "/link",
+                      headers={"X-Owner-Token": second["owner_token"]}).json()
+    assert c.get(second["status_url"]).status_code == 404
+    assert c.get(relinked["status_url"]).json()["id"] == relinked["id"]
