@@ -84,6 +84,8 @@ class Sandbox:
                 start_new_session=True, close_fds=True, cwd=str(self.job_dir),
             )
         except OSError as e:
+            for fd in (ctl_r, out_r, err_r):
+                os.close(fd)
             self.kill()
             raise SandboxError(f"could not start the sandbox: {e}") from e
         finally:
@@ -93,10 +95,9 @@ class Sandbox:
         self._ctl: int = ctl_r
         self._ctl_buf = bytearray()
         self._ctl_total = 0
-        cap = config.limits.output_bytes
+        self._output_cap = config.limits.output_bytes
         self.stdout = _Tail(out_r, 8192, self._check_output)
         self.stderr = _Tail(err_r, 8192, self._check_output)
-        self._output_cap = cap
         self.started_at = time.monotonic()
 
     def _check_output(self) -> None:
