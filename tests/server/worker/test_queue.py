@@ -167,3 +167,16 @@ def test_worker_refuses_an_unknown_queue_url(tmp_path: Path) -> None:
         [sys.executable, "-m", "server.cli", "worker", "--queue", "ftp://example.invalid/q"],
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unsupported queue URL" in proc.stderr
+
+
+def test_trusted_local_runs_without_a_sandbox_and_says_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        backend = start_backend(None, tmp_path, trusted_local=True)
+    try:
+        assert "TRUSTED-LOCAL MODE" in caplog.text
+        assert backend.isolation["ckpt-cpu"]["mode"].startswith("trusted-local")
+        outcome = run_job(backend, (HOSTILE / "os_exit.py").read_text())
+        assert outcome.error is not None and "status 3" in outcome.error["message"]
+    finally:
+        backend.close()
