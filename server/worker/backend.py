@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 from ckpt_core.errors import SandboxError
 
 from ..jobs import JobEvent, JobOutcome, JobSpec
+from .cgroups import CgroupManager
+from .cleanup import new_work_root, sweep_orphans
 from .pool import SandboxPool
 from .queue import Consumer, Queues
 from .runner import JobRunner, cancelled_error
@@ -85,8 +86,9 @@ class WorkerBackend:
         """
         if self._work_root is None:
             # not under data_dir: that may be private, and the sandbox user must traverse here
-            self._work_root = Path(tempfile.mkdtemp(prefix="ckpt-sandboxes-"))
+            self._work_root = new_work_root()
         work_root = self._work_root
+        sweep_orphans(CgroupManager.detect(self.limits.memory_bytes, self.limits.pids_max))
         if cpu_workers > 0:
             config = host_config(work_root, trusted_local=self.trusted_local,
                                  limits=self.limits, preload=self.preload)

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import pytest
 
 from server.jobs import STAGES, JobSpec
 from server.worker import WorkerBackend, make_backend
+from server.worker.cgroups import CgroupManager
+from server.worker.cleanup import sweep_orphans
 
 from .conftest import EXAMPLES, HOSTILE, REPO, run_job, sandbox_pids, start_backend, wait_for
 
@@ -133,11 +136,22 @@ def test_redis_round_trip(redis_url: str, tmp_path: Path) -> None:
         backend.close()
 
 
+def processes_mentioning(text: str) -> list[int]:
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if text.encode() in Path(f"/proc/{p}/cmdline").read_bytes():
+                    out.append(int(p))
+            except OSError:
+                pass
+    return out
+
+
 def test_worker_killed_mid_job_fails_the_job_with_a_reason(tmp_path: Path,
                                                           backend: WorkerBackend) -> None:
     queue_url = f"sqlite:///{tmp_path / 'queue.sqlite3'}"
     producer = make_backend(queue_url, tmp_path, stale_after_s=3.0)
-    before = set(sandbox_pids())
     worker = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "worker", "--queue", queue_url],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -153,8 +167,15 @@ def test_worker_killed_mid_job_fails_the_job_with_a_reason(tmp_path: Path,
         assert outcome is not None and outcome.error is not None
         assert "stopped responding" in outcome.error["message"], outcome.error
         assert producer.events(job_id)[-1].stage == "failed"
-        # its sandboxes died with it (die-with-parent), the shared backend's are untouched
-        wait_for(lambda: set(sandbox_pids()) - before == set(), 15, "orphaned sandboxes")
+        # its sandboxes (their command lines name its work dir) died with it: die-with-parent
+        left = [r for r in Path(tempfile.gettempdir()).glob("ckpt-sandboxes-*")
+                if (r / "owner").exists() and (r / "owner").read_text() == str(worker.pid)]
+        assert len(left) == 1
+        wait_for(lambda: not processes_mentioning(str(left[0])), 15, "orphaned sandboxes")
+        # and the next worker to start removes the directories and cgroups it left
+        manager = CgroupManager.detect(1 << 30, 64)
+        sweep_orphans(manager, cgroup_min_age_s=0)
+        assert not any(r.exists() for r in left)
     finally:
         if worker.poll() is None:
             worker.kill()
