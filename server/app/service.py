@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -88,13 +89,17 @@ class AnalysisService:
         for job in self.store.unfinished_jobs():
             if job.kind != "analysis":
                 continue  # a sweep runs as its analyses; it is assembled when read
-            if self.backend.outcome(job.id) is None and not self.backend.events(job.id):
+            known = self.backend.events(job.id)
+            seen = 0
+            if self.backend.outcome(job.id) is None and not known:
                 # the backend does not know it (it kept no state across the restart): re-queue
                 self.store.record_progress(job.id, [EventRecord(
-                    0, "queued", 0.0, "re-queued after a server restart", 0.0)])
+                    0, "queued", 0.0, "re-queued after a server restart", time.time())])
                 self.backend.submit(self._spec(job))
+            else:  # the backend kept it: skip the events already recorded before the restart
+                seen = min(len(known), len(self.store.events(job.id)))
             with self._active_lock:
-                self._active[job.id] = 0
+                self._active[job.id] = seen
         self._watcher = threading.Thread(target=self._watch, name="ckpt-job-watcher",
                                          daemon=True)
         self._watcher.start()

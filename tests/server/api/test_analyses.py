@@ -271,3 +271,21 @@ def test_cached_reads_keep_headers_and_honour_deletion(client: tuple[TestClient,
                       headers={"X-Owner-Token": second["owner_token"]}).json()
     assert c.get(second["status_url"]).status_code == 404
     assert c.get(relinked["status_url"]).json()["id"] == relinked["id"]
+
+
+def test_restart_with_a_backend_that_kept_the_job(make_client: ClientFactory,
+                                                   mlp_doc: dict[str, Any]) -> None:
+    """A persistent queue (the worker's) still has the job after a restart: it is followed,
+    not re-queued, and its progress events are not recorded twice."""
+    backend = documents_backend({}, mlp_doc)
+    backend.hold()
+    with make_client(backend) as (c, _):
+        sub = submit(c)
+        time.sleep(0.2)
+        assert c.get(sub["status_url"]).json()["status"] == "running"
+    with make_client(backend) as (c, _):
+        backend.release()
+        assert wait_final(c, sub["id"])["status"] == "done"
+        stages = [e["stage"] for e in c.get(sub["events_url"] + "?format=json").json()]
+    assert len(backend.submitted) == 1
+    assert stages[0] == "queued" and stages[-1] == "done" and len(stages) == len(set(stages))
