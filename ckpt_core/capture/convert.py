@@ -40,7 +40,7 @@ def convert_graph(
     """
     nodes = []
     for n in gm.graph.nodes:
-        shape, dtype, nbytes = meta.tensor_info(meta.value(n))
+        shape, dtype, nbytes = meta.node_tensor_info(n)
         base = meta.view_base(n)
         module, module_type = meta.module_path(n)
         policy = meta.policy_name(n)

@@ -103,6 +103,17 @@ def view_base(node: fx.Node) -> fx.Node | None:
     return None
 
 
+def node_tensor_info(node: fx.Node) -> tuple[tuple[int, ...] | None, str | None, int]:
+    """`tensor_info` of the node's value; for a tuple-returning op that torch left without a
+    traced value (e.g. `run_and_save_rng_state`), the sum over the `getitem`s that read it."""
+    val = value(node)
+    if val is None and node.op == "call_function":
+        parts = [value(u) for u in node.users if u.target is operator.getitem]
+        if parts and all(p is not None for p in parts):
+            return tensor_info(tuple(parts))
+    return tensor_info(val)
+
+
 def tensor_info(val: Any) -> tuple[tuple[int, ...] | None, str | None, int]:
     """(shape, dtype, bytes) of a traced value; several tensors: (None, dtype of first, sum)."""
     if isinstance(val, torch.Tensor):
