@@ -41,12 +41,14 @@ def timeline_figure(source: Timeline | dict[str, Any], *, region: int = 0,
         f"step {s.index} · {s.graph}<br>{s.node} = {s.target}<br>module: {s.module or '—'}"
         f"<br>live: {fmt_bytes(s.live_bytes)}" for s in steps
     ]
+    # [graph, node] per point, so a click in the browser can select the node in the graph view
+    nodes = [[s.graph, s.node] for s in steps]
     fig = go.Figure()
     for c, category in enumerate(CATEGORIES):
         fig.add_trace(go.Scatter(
             x=x, y=[s.category_bytes[c] for s in steps], name=CATEGORY_LABELS[category],
             mode="lines", stackgroup="live", line={"width": 0.5, "color": CATEGORY_COLORS[c]},
-            text=hover, hovertemplate="%{text}<br>" + CATEGORY_LABELS[category]
+            text=hover, customdata=nodes, hovertemplate="%{text}<br>" + CATEGORY_LABELS[category]
             + ": %{y:,} B<extra></extra>",
         ))
     if measured_live_bytes is not None:
@@ -60,6 +62,7 @@ def timeline_figure(source: Timeline | dict[str, Any], *, region: int = 0,
         x=[peak.step], y=[peak.bytes], name="peak", mode="markers+text",
         marker={"symbol": "triangle-down", "size": 12, "color": "black"},
         text=[f"peak {fmt_bytes(peak.bytes)}"], textposition="top center",
+        customdata=[[peak.graph, peak.node]],
         hovertemplate=(f"peak at step {peak.step} ({peak.graph})<br>{peak.node}<br>"
                        f"{fmt_bytes(peak.bytes)}<extra></extra>"),
     ))
