@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from ckpt_core import CkptError, Settings, analyze_source
+from ckpt_core.memory.summary import with_memory
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         settings = Settings.from_dict(spec.get("settings"))
         analysis = analyze_source(spec["source"], settings,
                                   name=spec.get("snippet_name", "snippet.py"))
-        return {"result": analysis.to_dict()}
+        return {"result": with_memory(analysis).to_dict()}
     except CkptError as e:
         return {"error": e.to_dict()}
 

@@ -56,8 +56,19 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     snippet = load_snippet(source, path, device)
     load_s = time.perf_counter() - start
     send("event", stage="partitioning", message="compiling: joint graph and partition")
-    analysis = analyze_loaded(snippet, settings, device, name, {"load_s": load_s})
-    send("event", stage="analysing", message="classifying saved and recomputed values")
+    if device.startswith("cuda"):
+        # on a GPU the analysis also carries the caching allocator's measured peak and
+        # per-step samples beside the analytic timeline (one traced run serves both)
+        from ckpt_core.capture.cuda_memory import analyze_measured
+
+        analysis = analyze_measured(path, settings)
+        send("event", stage="analysing", message="measured one forward+backward on CUDA")
+    else:
+        from ckpt_core.memory.summary import with_memory
+
+        analysis = analyze_loaded(snippet, settings, device, name, {"load_s": load_s})
+        send("event", stage="analysing", message="classifying saved and recomputed values")
+        analysis = with_memory(analysis)
     return analysis.to_dict()
 
 
