@@ -38,6 +38,13 @@ async def analysis_page(analysis_id: str, config: Config, service: Service) -> R
     return _page(config.frontend_dir, "analysis.html", f"Analysis {analysis_id}.")
 
 
+@router.get("/diff")
+@router.get("/diff/")
+def diff_picker(config: Config) -> Response:
+    """Choose two analyses (recent ones kept by the browser, or pasted links) to compare."""
+    return _page(config.frontend_dir, "diff.html", "Compare two analyses: /diff/<id>..<id>.")
+
+
 @router.get("/diff/{pair}")
 async def diff_page(pair: str, config: Config, service: Service) -> Response:
     ids = pair.split("..")

@@ -96,6 +96,9 @@ def test_diff(make_client: ClientFactory, mlp_doc: dict[str, Any],
         assert c.get(f"/api/diffs?ids={a},nope").status_code == 404
         assert c.get(f"/diff/{a}..{b}").status_code == 200
         assert c.get(f"/diff/{a}..nope").status_code == 404
+        for picker in ("/diff", "/diff/"):
+            page = c.get(picker)
+            assert page.status_code == 200 and "text/html" in page.headers["content-type"]
 
 
 def test_examples(client: tuple[TestClient, Any]) -> None:
