@@ -14,10 +14,12 @@ from .service import AnalysisService, Submission
 
 def submit_sweep(service: AnalysisService, source: str, settings: dict[str, Any], name: str,
                  budgets: list[float]) -> Submission:
-    parts = [service.submit(source, {**settings, "memory_budget": b}, name, link=False)
-             for b in budgets]
+    # each budget is a complete analysis with its own share link, so every point of the
+    # sweep opens as a plan
+    parts = [service.submit(source, {**settings, "memory_budget": b}, name) for b in budgets]
     return service.submit(source, settings, name, kind="sweep", options={
-        "sweep_budgets": budgets, "part_jobs": [p.job.id for p in parts]})
+        "sweep_budgets": budgets, "part_jobs": [p.job.id for p in parts],
+        "part_links": [p.share_id for p in parts]})
 
 
 def refresh_sweep(service: AnalysisService, job: JobRecord) -> JobRecord:
@@ -39,9 +41,16 @@ def refresh_sweep(service: AnalysisService, job: JobRecord) -> JobRecord:
         service.store.finish_job(job.id, result=None, error=failed.error)
     elif parts and all(p.status == "done" for p in parts):
         analyses = [Analysis.from_dict(service.document(p)) for p in parts]
-        result = sweep_from_analyses(analyses, job.options["sweep_budgets"])
-        service.store.finish_job(job.id, result={**result.to_dict(), "schema_version": 1},
-                                 error=None)
+        result = sweep_from_analyses(analyses, job.options["sweep_budgets"]).to_dict()
+        # points come back ordered by budget, not in the order the budgets were asked for
+        link_of = dict(zip(job.options["sweep_budgets"], job.options.get("part_links") or [],
+                           strict=False))
+        for point in result.get("points", []):
+            share_id = link_of.get(point["budget"])
+            if share_id:
+                point["analysis_id"] = share_id
+                point["share_url"] = f"/a/{share_id}"
+        service.store.finish_job(job.id, result={**result, "schema_version": 1}, error=None)
     return service.store.job(job.id) or job
 
 

@@ -150,6 +150,10 @@ def test_sweep_is_composed_of_cached_analyses(client: tuple[TestClient, Any]) ->
             break
     assert body["status"] == "done", body
     assert [p["budget"] for p in body["result"]["points"]] == [1.0, 0.5]
+    for point in body["result"]["points"]:  # every point opens as a plan at its budget
+        opened = c.get(f"/api/analyses/{point['analysis_id']}").json()
+        assert opened["settings"]["memory_budget"] == point["budget"]
+        assert point["share_url"] == f"/a/{point['analysis_id']}"
     assert c.get(sweep["status_url"] + "/figures/pareto").status_code == 200
     assert c.get(f"/api/analyses/{sweep['id']}").status_code == 404  # a sweep is not an analysis
     bad = c.post("/api/sweeps", json={"source": SNIPPET, "budgets": [1.5]})
