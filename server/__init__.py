@@ -1,1 +1,1 @@
-"""ckptscope's server: HTTP API, storage, job dispatch and the sandboxed worker; composes ckpt_core."""
+"""ckptscope's server: HTTP API, storage, job dispatch, sandboxed worker; composes ckpt_core."""
