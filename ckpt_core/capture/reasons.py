@@ -14,6 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 _SUFFIXES = ("_in", "_out")
+#: the dicts of the `record_min_cut_reasons` blocks now open, innermost last
+_ACTIVE: list[dict[str, tuple[str, ...]]] = []
+
+
+def current_reasons() -> dict[str, tuple[str, ...]]:
+    """The constraints of the last cut solved inside the innermost open recording block."""
+    return dict(_ACTIVE[-1]) if _ACTIVE else {}
 
 
 def _base(name: str) -> str | None:
@@ -58,7 +65,9 @@ def record_min_cut_reasons() -> Iterator[dict[str, tuple[str, ...]]]:
         return original(graph, *args, **kwargs)
 
     networkx.minimum_cut = recording_minimum_cut
+    _ACTIVE.append(found)
     try:
         yield found
     finally:
+        _ACTIVE.remove(found)
         networkx.minimum_cut = original

@@ -10,17 +10,19 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from typing import Any
 
 import networkx
 import torch._functorch.config as functorch_config
+import torch._functorch.partitioners as partitioners
 import torch.fx as fx
 from torch._functorch.compile_utils import fx_graph_cse
 from torch._guards import TracingContext, detect_fake_mode, tracing
 from torch.fx._lazy_graph_module import _use_lazy_graph_module
 
-from ..ir import RawRegion
+from ..ir import Graph, RawRegion
+from .reasons import current_reasons
 from .recorder import RecordedRegion, Recorder
 
 
@@ -72,6 +74,55 @@ def _memoized_min_cut(cache: dict[tuple[Any, ...], Any]) -> Iterator[None]:
         networkx.minimum_cut = original
 
 
+class _SamePlan(Exception):
+    """Raised inside torch's partitioner once it has chosen a saved set already partitioned."""
+
+    def __init__(self, key: tuple[Any, ...], reasons: dict[str, tuple[str, ...]]):
+        super().__init__(key)
+        self.key = key
+        self.reasons = reasons
+
+
+@contextlib.contextmanager
+def _same_plan_shortcut(region_index: int, known: Container[tuple[Any, ...]],
+                        chosen: dict[str, tuple[Any, ...]]) -> Iterator[None]:
+    """Stop the partitioner right after it has chosen what to save when that choice was already
+    partitioned for another budget.
+
+    Everything torch does after `choose_saved_values_set` (extracting the forward and backward
+    modules, RNG functionalisation, reordering) depends only on the joint graph and the saved
+    values, so the earlier result is exactly what it would build again. Budgets on a plateau of
+    the knapsack thus cost only the choice."""
+    original = partitioners._extract_fwd_bwd_modules
+
+    def extract(joint_module: fx.GraphModule, saved_values: list[fx.Node], **kwargs: Any) -> Any:
+        key = (
+            region_index,
+            tuple(n.name for n in saved_values),
+            tuple(n.name for n in kwargs.get("saved_sym_nodes") or ()),
+            tuple(n.name for n in kwargs.get("saved_opaque_nodes") or ()),
+            kwargs.get("num_fwd_outputs"),
+        )
+        if key in known:
+            raise _SamePlan(key, current_reasons())
+        chosen["key"] = key
+        return original(joint_module, saved_values, **kwargs)
+
+    partitioners._extract_fwd_bwd_modules = extract
+    try:
+        yield
+    finally:
+        partitioners._extract_fwd_bwd_modules = original
+
+
+def _with_reasons(graph: Graph | None, reasons: dict[str, tuple[str, ...]]) -> Graph | None:
+    if graph is None:
+        return None
+    return Graph(kind=graph.kind, nodes=tuple(
+        dataclasses.replace(n, partitioner_reasons=reasons.get(n.name, ()))
+        for n in graph.nodes))
+
+
 class SnapshotRecorder(Recorder):
     """A `Recorder` that also keeps a copy of every joint graph before partitioning it
     (the partitioner rewrites the graph it is given)."""
@@ -81,6 +132,8 @@ class SnapshotRecorder(Recorder):
         self.snapshots: list[JointSnapshot] = []
         self._cse_joints: dict[int, fx.GraphModule] = {}
         self._cuts: dict[tuple[Any, ...], Any] = {}
+        #: partitions already built, by (region, saved values …): see `_same_plan_shortcut`
+        self._plans: dict[tuple[Any, ...], tuple[RecordedRegion, Any, Any]] = {}
 
     def partition(
         self, joint: fx.GraphModule, joint_inputs: Sequence[Any], **kwargs: Any
@@ -93,7 +146,25 @@ class SnapshotRecorder(Recorder):
                 dynamo_params=tuple(self._dynamo_params),
                 fake_mode=detect_fake_mode(joint_inputs),
             ))
-        return super().partition(joint, joint_inputs, **kwargs)
+        if region is None or not self._replaying:
+            return super().partition(joint, joint_inputs, **kwargs)
+        chosen: dict[str, tuple[Any, ...]] = {}
+        try:
+            with _same_plan_shortcut(region.index, self._plans, chosen):
+                fw, bw = super().partition(joint, joint_inputs, **kwargs)
+        except _SamePlan as same:
+            done, fw, bw = self._plans[same.key]
+            # the same partition; only the min-cut's constraints are this budget's own
+            region.num_user_outputs = done.num_user_outputs
+            region.static_input_names = done.static_input_names
+            region.parameter_names = done.parameter_names
+            region.joint = _with_reasons(done.joint, same.reasons)
+            region.forward = _with_reasons(done.forward, same.reasons)
+            region.backward = done.backward
+            return fw, bw
+        if "key" in chosen:
+            self._plans[chosen["key"]] = (dataclasses.replace(region), fw, bw)
+        return fw, bw
 
     _replaying = False
 
@@ -146,7 +217,8 @@ class SnapshotRecorder(Recorder):
             out.append(Partitioned(
                 raw=RawRegion(index=len(out), graphs=graphs,
                               num_user_outputs=fresh.num_user_outputs,
-                              parameter_inputs=fresh.static_input_names),
+                              parameter_inputs=fresh.static_input_names,
+                              memory_budget=memory_budget),
                 forward=forward, backward=backward,
             ))
         return out

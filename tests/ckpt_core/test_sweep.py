@@ -98,3 +98,26 @@ def test_cli_sweep_rejects_bad_budgets(tmp_path: Path) -> None:
     from ckpt_core.cli import main
 
     assert main(["sweep", str(EXAMPLES / "mlp_checkpoint.py"), "--budgets", "2"]) == 2
+
+
+@pytest.mark.torch_compile
+def test_a_budget_that_reuses_an_earlier_partition_matches_a_fresh_compile(
+        analyze_example: Any) -> None:
+    """Budgets on a knapsack plateau reuse the partition built for an earlier budget; each must
+    still be exactly what a fresh compile at that budget gives (graphs, reasons, why)."""
+    budgets = [1.0, 0.6, 0.55, 0.5]
+    result = ckpt_core.sweep(EXAMPLES / "memory_budget.py", budgets,
+                             ckpt_core.Settings(decompositions="none"))
+    points = {p.budget: p.analysis.to_dict() for p in result.points}
+    saved = {b: [s["forward_node"] for s in points[b]["regions"][0]["saved"]] for b in budgets}
+    assert len({tuple(v) for v in saved.values()}) < len(budgets)  # a plateau was reused
+    for budget in budgets[1:]:
+        direct = analyze_example("memory_budget", decompositions="none", memory_budget=budget)
+        replayed = points[budget]
+        for key in ("summary", "graph_breaks", "settings"):
+            assert replayed[key] == direct[key], (budget, key)
+        assert replayed["regions"][0]["saved"] == direct["regions"][0]["saved"]
+        for kind in ("joint", "forward", "backward"):
+            got = replayed["regions"][0]["graphs"][kind]["nodes"]
+            want = direct["regions"][0]["graphs"][kind]["nodes"]
+            assert got == want, (budget, kind)
