@@ -32,6 +32,12 @@ class SandboxPool:
         self._closed = threading.Event()
         self.last_error: str | None = None
         self._warming: Sandbox | None = None
+        # Jobs running on this pool's sandboxes, and consumers waiting for one: a replacement
+        # is warmed while no job runs, or at once when someone waits. Warming imports torch and
+        # compiles, which on a small host would slow the job beside it by up to 2x.
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._waiters = 0
         self._thread = threading.Thread(target=self._refill, name="sandbox-pool", daemon=True)
         self._thread.start()
 
@@ -40,6 +46,9 @@ class SandboxPool:
         while not self._closed.is_set():
             if not self._wanted.acquire(timeout=0.5):
                 continue
+            with self._cond:
+                self._cond.wait_for(lambda: self._busy == 0 or self._waiters > 0
+                                    or self._closed.is_set())
             if self._closed.is_set():
                 break
             sandbox: Sandbox | None = None
@@ -67,19 +76,37 @@ class SandboxPool:
         self._drain()
 
     def take(self, timeout: float) -> Sandbox:
-        """A warm sandbox; SandboxError if none is ready within `timeout` seconds."""
+        """A warm sandbox, counted busy until `release()`; SandboxError if none is ready within
+        `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0 and not self._closed.is_set():
             try:
-                sandbox = self._ready.get(timeout=min(left, 0.5))
+                sandbox = self._ready.get_nowait()
             except queue.Empty:
-                continue
-            self._wanted.release()  # start its replacement now
+                with self._cond:
+                    self._waiters += 1
+                    self._cond.notify_all()
+                try:
+                    sandbox = self._ready.get(timeout=min(left, 0.5))
+                except queue.Empty:
+                    continue
+                finally:
+                    with self._cond:
+                        self._waiters -= 1
+            self._wanted.release()  # its replacement is warmed once no job runs
             if sandbox.alive():
+                with self._cond:
+                    self._busy += 1
                 return sandbox
             sandbox.dispose()  # it died while waiting (e.g. the host reaped it)
         why = f": {self.last_error}" if self.last_error else ""
         raise SandboxError(f"no sandbox became ready within {timeout:g} s{why}")
+
+    def release(self) -> None:
+        """A sandbox taken with `take()` has finished its job."""
+        with self._cond:
+            self._busy = max(0, self._busy - 1)
+            self._cond.notify_all()
 
     def _drain(self) -> None:
         while True:
@@ -91,6 +118,8 @@ class SandboxPool:
 
     def close(self) -> None:
         self._closed.set()
+        with self._cond:
+            self._cond.notify_all()
         warming = self._warming
         if warming is not None:
             warming.kill()  # wakes the refill thread; it disposes of the sandbox itself

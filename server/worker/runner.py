@@ -103,7 +103,10 @@ class JobRunner:
         def should_stop() -> bool:
             return self._stopping or state.cancel_requested(job_id)
 
-        reply = sandbox.run(job, on_event, should_stop, timeout, tick)
+        try:
+            reply = sandbox.run(job, on_event, should_stop, timeout, tick)
+        finally:
+            self.pool.release()
         error, result = reply.get("error"), reply.get("result")
         if isinstance(error, dict):
             err = sanitize_error(error)
