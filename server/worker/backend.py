@@ -44,6 +44,7 @@ class WorkerBackend:
         #: which isolation layers are in force, per consumer (for logs and status pages)
         self.isolation: dict[str, dict[str, str]] = {}
         self._work_root: Path | None = None
+        self._lost_checked: dict[str, float] = {}
 
     # -- JobBackend -----------------------------------------------------------------------------
 
@@ -111,7 +112,10 @@ class WorkerBackend:
 
     def _fail_if_stale(self, job_id: str) -> None:
         owner = self.state.claimed_by(job_id)
-        if owner is None or owner == CANCELLED_CLAIM or self.state.outcome(job_id) is not None:
+        if owner is None:
+            self._fail_if_lost(job_id)
+            return
+        if owner == CANCELLED_CLAIM or self.state.outcome(job_id) is not None:
             return
         beat = self.state.last_heartbeat(job_id)
         if beat is None or time.time() - beat <= self.stale_after_s:
@@ -119,6 +123,31 @@ class WorkerBackend:
         err = SandboxError(f"the worker running this job ({owner}) stopped responding "
                            f"(no heartbeat for {time.time() - beat:.0f} s); the job failed")
         self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
+
+
+    def _fail_if_lost(self, job_id: str) -> None:
+        """A job that left the queue but that no worker claimed: its worker died between taking
+        it and claiming it. Fail it with that reason rather than let it wait forever."""
+        events = self.state.events(job_id)
+        if not events or time.time() - events[0].at <= self.stale_after_s:
+            return
+        now = time.monotonic()
+        if now - self._lost_checked.get(job_id, 0.0) < LOST_CHECK_INTERVAL_S:
+            return  # reading the queue's pending tasks is not free: at most every few seconds
+        self._lost_checked[job_id] = now
+        if job_id in self.queues.pending_job_ids():
+            return  # still waiting its turn
+        if not self.state.claim(job_id, LOST_CLAIM):
+            return  # a worker claimed it meanwhile
+        err = SandboxError("the job left the queue but no worker started it (the worker that "
+                           "took it stopped); the job failed")
+        self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
+
+
+#: how often a long-unclaimed job's presence in the queue is checked
+LOST_CHECK_INTERVAL_S = 5.0
+#: the claim a lost job gets, so that a worker that still finds it skips it
+LOST_CLAIM = "lost-before-claim"
 
 
 def make_backend(queue_url: str | None, data_dir: Path, *, trusted_local: bool = False,

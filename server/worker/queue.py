@@ -99,6 +99,15 @@ class Queues:
     def pending(self, device: str) -> int:
         return int(self.by_device[device].pending_count())
 
+    def pending_job_ids(self) -> set[str]:
+        """Ids of the jobs still waiting in any queue."""
+        ids: set[str] = set()
+        for huey in self.by_device.values():
+            for task in huey.pending():
+                if task.args and isinstance(task.args[0], dict):
+                    ids.add(str(task.args[0].get("job_id")))
+        return ids
+
 
 class Consumer:
     """`workers` threads taking jobs from one device's queue, each with its own runner."""

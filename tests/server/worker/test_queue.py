@@ -80,6 +80,24 @@ def test_cancel_before_start_never_runs(tmp_path: Path) -> None:
     producer.close()
 
 
+def test_a_job_taken_off_the_queue_but_never_claimed_fails_with_a_reason(
+        tmp_path: Path) -> None:
+    """A worker killed between dequeuing a job and claiming it must not lose it silently."""
+    producer = make_backend(None, tmp_path, stale_after_s=0.5)
+    taken, queued = uuid.uuid4().hex, uuid.uuid4().hex
+    producer.submit(JobSpec(taken, MLP, {}))
+    producer.submit(JobSpec(queued, MLP, {}))
+    # the first task leaves the queue as a worker dying right after taking it would leave it
+    producer.queues.by_device["cpu"].dequeue()
+    time.sleep(0.6)
+    outcome = producer.outcome(taken)
+    assert outcome is not None and outcome.error is not None
+    assert "no worker started it" in outcome.error["message"]
+    assert producer.outcome(queued) is None  # still pending in the queue: it waits its turn
+    assert not producer.state.claim(taken, "late-worker")  # a late worker skips it
+    producer.close()
+
+
 def test_cuda_jobs_go_to_the_cuda_queue(tmp_path: Path) -> None:
     producer = make_backend(None, tmp_path)
     producer.submit(JobSpec("gpu-job", MLP, {"device": "cuda"}, device="cuda"))
