@@ -31,13 +31,16 @@ def convert_graph(
     params: dict[str, str] | None = None,
     reasons: dict[str, tuple[str, ...]] | None = None,
     with_flops: bool = True,
+    flops_cache: dict[tuple[str, str], int | None] | None = None,
 ) -> Graph:
     """One IR node per FX node, in graph order.
 
     `requested` maps joint node names to the policy they carried before partitioning; `params`
     maps placeholder names to parameter/buffer names; `reasons` holds the min-cut partitioner's
-    constraints by node name.
+    constraints by node name. `flops_cache`, shared by the graphs of one region, keeps each
+    value's FLOPs: the partitioner's graphs copy the joint graph's nodes under the same names.
     """
+    cache: dict[tuple[str, str], int | None] = {} if flops_cache is None else flops_cache
     nodes = []
     for n in gm.graph.nodes:
         shape, dtype, nbytes = meta.node_tensor_info(n)
@@ -63,9 +66,18 @@ def convert_graph(
                 module_type=module_type,
                 param=(params or {}).get(n.name),
                 source=lines.source(n),
-                flops=meta.flops(n) if with_flops else None,
+                flops=_cached_flops(n, cache) if with_flops else None,
                 seq_nr=meta.seq_nr(n),
                 partitioner_reasons=(reasons or {}).get(n.name, ()),
             )
         )
     return Graph(kind=kind, nodes=tuple(nodes))
+
+
+def _cached_flops(n: fx.Node, cache: dict[tuple[str, str], int | None]) -> int | None:
+    if n.op != "call_function":
+        return None
+    key = (n.name, str(n.target))
+    if key not in cache:
+        cache[key] = meta.flops(n)
+    return cache[key]

@@ -139,11 +139,13 @@ class Recorder:
         if self.convert:
             params = self._placeholder_params(joint, region.static_input_names)
             region.parameter_names = params
+            flops: dict[tuple[str, str], int | None] = {}
             region.joint = convert_graph(joint, "joint", self.lines, requested=requested,
-                                         params=params, reasons=reasons)
+                                         params=params, reasons=reasons, flops_cache=flops)
             region.forward = convert_graph(fw, "forward", self.lines, params=params,
-                                           reasons=reasons)
-            region.backward = convert_graph(bw, "backward", self.lines, params=params)
+                                           reasons=reasons, flops_cache=flops)
+            region.backward = convert_graph(bw, "backward", self.lines, params=params,
+                                            flops_cache=flops)
         else:
             self.raw.append((joint, fw, bw))
         return fw, bw
