@@ -26,6 +26,8 @@ COPY pyproject.toml README.md ./
 COPY ckpt_core ckpt_core
 COPY server server
 COPY frontend frontend
+# the examples gallery (GET /api/examples) reads these
+COPY examples examples
 RUN pip install -e . && chmod -R a+rX /opt/venv /app
 ENV CKPT_DATA_DIR=/data
 VOLUME /data
