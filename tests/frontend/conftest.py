@@ -45,16 +45,27 @@ def _key(source: str, settings: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _core_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "ckpt_core").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _analyse(source: str, settings: dict[str, Any], name: str) -> dict[str, Any]:
-    """A real analysis, cached on disk: the document `ckpt_core.analyze_source` returns."""
+    """A real analysis, cached on disk: the document a worker returns (`ckpt_core.analyze_source`
+    with its memory summary). The cache key includes the core's own source, so a change to the
+    core never serves a stale document."""
     import torch
 
     from ckpt_core import Settings, analyze_source
+    from ckpt_core.memory.summary import with_memory
 
-    cache = ARTIFACTS / "cache" / f"{_key(source, settings)}-{torch.__version__}.json"
+    cache = ARTIFACTS / "cache" / (f"{_key(source, settings)}-{_core_digest()}-"
+                                   f"{torch.__version__}.json")
     if cache.is_file():
         return json.loads(cache.read_text())  # type: ignore[no-any-return]
-    doc = analyze_source(source, Settings.from_dict(settings), name=name).to_dict()
+    doc = with_memory(analyze_source(source, Settings.from_dict(settings), name=name)).to_dict()
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(doc))
     return doc

@@ -88,6 +88,8 @@ def test_whole_journey(new_context: Any, server_url: str, shot: Any) -> None:
     text = page.locator("#inspector").inner_text()
     assert "recomputed" in text and "op" in text and "policy" in text
     assert "Recomputed in backward as" in text
+    assert "recomputed in backward: the checkpoint policy marked it" in text  # the why
+    assert "must recompute: marked by checkpoint policy" in text  # torch's own constraint
     assert f"node={name}" in page.evaluate("location.hash")
     shot(page, "journey-05-inspector-recomputed")
 

@@ -187,6 +187,7 @@ function renderInspector() {
   }
   box.replaceChildren(
     h("h3", {}, node.name, " ", h("span", { class: `status-pill ${node.status}` }, node.status.replace("_", " "))),
+    node.why ? h("p.why", { title: "why this node ended up saved, recomputed or forward-only" }, node.why) : null,
     h("dl", {},
       row("op", h("code", {}, node.target + (node.wraps ? ` (${node.wraps})` : ""))),
       row("shape", node.shape ? `[${node.shape.join(", ")}]` : null),
@@ -198,6 +199,10 @@ function renderInspector() {
       row("source", node.source ? h("button.small", { type: "button", onclick: () => selectLine(node.source.line), title: node.source.code }, `line ${node.source.line}: ${node.source.code.trim().slice(0, 60)}`) : null),
       row("FLOPs", node.flops != null ? fmtFlops(node.flops) : null),
       row("inputs", node.inputs?.length ? node.inputs.join(", ") : null),
+      node.partitioner_reasons?.length
+        ? row("partitioner", h("ul.reasons", { title: "the constraints torch's min-cut partitioner put on this node, in its own words" },
+          ...node.partitioner_reasons.map((r) => h("li", {}, r))))
+        : [],
     ),
     links.length ? h("div.links", {}, ...links) : null,
   );
