@@ -150,14 +150,16 @@ def bwrap_args(config: SandboxConfig, job_dir: Path, seccomp_fd: int | None) -> 
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--hostname", "sandbox"]
     args += _system_binds()
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    # the private /tmp first: what is bound below stays visible even when the installation
+    # itself lives under the host's /tmp (a checkout in a temporary directory)
+    args += ["--size", str(lim.tmp_bytes), "--tmpfs", "/tmp"]
     for root in python_roots(config.python):
         args += ["--ro-bind", root, root]
     args += _interpreter_binds(config.python)
     core = str(Path(ckpt_core.__file__).resolve().parent)
     args += ["--ro-bind", core, core]
     args += ["--ro-bind", str(ENTRY), ENTRY_IN_SANDBOX]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", str(lim.tmp_bytes), "--tmpfs", "/tmp"]
     args += ["--bind", str(job_dir), JOB_DIR_IN_SANDBOX, "--chdir", JOB_DIR_IN_SANDBOX]
     if config.gpu is not None:
         args += gpu_binds(config.gpu)
