@@ -47,12 +47,10 @@ class RecordedRegion:
 class Recorder:
     """Collects `RecordedRegion`s, in compile order, across graph breaks."""
 
-    def __init__(self, settings: Settings, lines: SourceLines, *, convert: bool = True):
+    def __init__(self, settings: Settings, lines: SourceLines):
         self.settings = settings
         self.lines = lines
-        self.convert = convert
         self.regions: list[RecordedRegion] = []
-        self.raw: list[tuple[fx.GraphModule, fx.GraphModule, fx.GraphModule]] = []
         self._current: RecordedRegion | None = None
         self._dynamo_params: list[str | None] = []
 
@@ -103,10 +101,9 @@ class Recorder:
         region = self._current
         if kwargs.get("is_inference") and region is not None and region.forward is None:
             region.num_user_outputs = sum(isinstance(a, fx.Node) for a in _output_args(gm))
-            if self.convert:
-                region.forward = convert_graph(
-                    gm, "forward", self.lines, params=self._placeholder_params(gm, None)
-                )
+            region.forward = convert_graph(
+                gm, "forward", self.lines, params=self._placeholder_params(gm, None)
+            )
         return make_boxed_func(gm.forward)
 
     # -- partitioning ----------------------------------------------------------------------
@@ -136,18 +133,15 @@ class Recorder:
         region.static_input_names = frozenset(
             primals[i].name for i in static if 0 <= i < len(primals)
         )
-        if self.convert:
-            params = self._placeholder_params(joint, region.static_input_names)
-            region.parameter_names = params
-            flops: dict[tuple[str, str], int | None] = {}
-            region.joint = convert_graph(joint, "joint", self.lines, requested=requested,
-                                         params=params, reasons=reasons, flops_cache=flops)
-            region.forward = convert_graph(fw, "forward", self.lines, params=params,
-                                           reasons=reasons, flops_cache=flops)
-            region.backward = convert_graph(bw, "backward", self.lines, params=params,
-                                            flops_cache=flops)
-        else:
-            self.raw.append((joint, fw, bw))
+        params = self._placeholder_params(joint, region.static_input_names)
+        region.parameter_names = params
+        flops: dict[tuple[str, str], int | None] = {}
+        region.joint = convert_graph(joint, "joint", self.lines, requested=requested,
+                                     params=params, reasons=reasons, flops_cache=flops)
+        region.forward = convert_graph(fw, "forward", self.lines, params=params,
+                                       reasons=reasons, flops_cache=flops)
+        region.backward = convert_graph(bw, "backward", self.lines, params=params,
+                                        flops_cache=flops)
         return fw, bw
 
     # -- parameter names -------------------------------------------------------------------

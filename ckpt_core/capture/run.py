@@ -191,12 +191,12 @@ def _compile_error(e: BaseException, snippet: LoadedSnippet) -> CkptError:
 
 
 def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
-            convert: bool = True, recorder_cls: type[Recorder] = Recorder,
+            recorder_cls: type[Recorder] = Recorder,
             ) -> tuple[CaptureResult, Recorder]:
     """Compile, run forward and backward once, and return what the recorder captured.
 
     `recorder_cls` lets a caller keep more of each partition (the sweep keeps the joint graph)."""
-    recorder = recorder_cls(settings, SourceLines(snippet.path, snippet.source), convert=convert)
+    recorder = recorder_cls(settings, SourceLines(snippet.path, snippet.source))
     timings: dict[str, float] = {}
     reset_torch_state()
     try:
@@ -246,7 +246,7 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
                                  num_user_outputs=r.num_user_outputs,
                                  parameter_inputs=r.static_input_names,
                                  memory_budget=settings.memory_budget))
-    if convert and not regions:
+    if not regions:
         raise SnippetContractError(
             "torch.compile captured no graph: the model ran no tensor operation dynamo could trace"
         )
