@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from typing import Any
 
 from ..errors import CkptError
 from ..report import text_summary
 from .common import (
-    EXIT_BAD_INPUT,
     EXIT_OK,
     add_settings_arguments,
+    missing_snippet,
     report_error,
     settings_from_args,
     write_json,
@@ -45,9 +44,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import analyze_file
 
-    if not os.path.isfile(args.snippet):
-        print(f"ckpt: no such file: {args.snippet}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    if (missing := missing_snippet(args.snippet)) is not None:
+        return missing
     try:
         settings = settings_from_args(args)
         # whatever the snippet prints goes to stderr, keeping stdout for the summary

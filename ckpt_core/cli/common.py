@@ -33,6 +33,14 @@ def add_settings_arguments(p: argparse.ArgumentParser) -> None:
                    help=HELP["device"])
 
 
+def missing_snippet(path: str) -> int | None:
+    """The exit code and one-line message for a snippet path that is not a file; else None."""
+    if os.path.isfile(path):
+        return None
+    print(f"ckpt: no such file: {path}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         decompositions=args.decompositions,

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
 
 from ..errors import CkptError
 from ..units import fmt_bytes, fmt_flops
 from .common import (
-    EXIT_BAD_INPUT,
     EXIT_OK,
     add_settings_arguments,
+    missing_snippet,
     report_error,
     settings_from_args,
     write_json,
@@ -44,9 +42,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..sweep import parse_budgets, sweep
 
-    if not os.path.isfile(args.snippet):
-        print(f"ckpt: no such file: {args.snippet}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    if (missing := missing_snippet(args.snippet)) is not None:
+        return missing
     try:
         budgets = parse_budgets(args.budgets)
         result = sweep(args.snippet, budgets, settings_from_args(args))
