@@ -33,6 +33,11 @@ def _fast_validator() -> Any:
     return fastjsonschema.compile(analysis_schema())
 
 
+def prepare_validator() -> None:
+    """Compile the schema validator now (tens of ms) so the first document does not pay it."""
+    _fast_validator()
+
+
 def validate_schema(doc: dict[str, Any]) -> None:
     import fastjsonschema
     import jsonschema

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ckpt_core.errors import SandboxError
+from ckpt_core.validate import prepare_validator
 
 from ..jobs import JobEvent, JobOutcome, JobSpec
 from .cgroups import CgroupManager
@@ -85,6 +86,7 @@ class WorkerBackend:
 
         Checks the host first: `SandboxUnavailableError` says what to grant.
         """
+        prepare_validator()  # every returned document is validated; not on the first job's clock
         if self._work_root is None:
             # not under data_dir: that may be private, and the sandbox user must traverse here
             self._work_root = new_work_root()
