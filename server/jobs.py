@@ -6,6 +6,7 @@ each in a sandbox; tests can use an in-process fake, as httpx tests use MockTran
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -66,6 +67,11 @@ class JobBackend(Protocol):
 
     def cancel(self, job_id: str) -> bool:
         """Stop a queued or running job (kills its sandbox); True if it was stopped."""
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(job_id)` whenever this process records a new event (the final one
+        comes after the outcome) of a job, so readers need not wait for their next poll. A
+        backend whose jobs run elsewhere may never call it: readers keep polling too."""
 
     def close(self) -> None:
         """Stop consumers and release resources."""

@@ -7,13 +7,17 @@ Used only when the sandboxed worker (`server.worker`) is not installed, or when 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from server.jobs import JobEvent, JobOutcome, JobSpec, Stage
+
+log = logging.getLogger("ckpt.server")
 
 #: A job that runs longer than this is killed and reported failed.
 JOB_TIMEOUT_S = 900.0
@@ -31,11 +35,20 @@ class LocalBackend:
         self._procs: dict[str, subprocess.Popen[str]] = {}
         self._cancelled: set[str] = set()
         self._timeout_s = timeout_s
+        self._listeners: list[Callable[[str], None]] = []
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
 
     def _emit(self, job_id: str, stage: Stage, progress: float, message: str = "") -> None:
         with self._lock:
             self._events.setdefault(job_id, []).append(
                 JobEvent(job_id, stage, progress, message, time.time()))
+        for listener in self._listeners:
+            try:
+                listener(job_id)
+            except Exception:  # a reader's bug must not fail the job being recorded
+                log.exception("job-change listener failed for %s", job_id)
 
     def submit(self, spec: JobSpec) -> None:
         self._emit(spec.job_id, "queued", 0.0, "waiting for a free runner")

@@ -17,6 +17,7 @@ from ckpt_core.source import check_source
 from server.jobs import JobBackend, JobSpec
 from server.store import FINAL_STATUSES, EventRecord, JobRecord, Store, hash_token
 
+from .changes import ChangeBoard
 from .errors import ApiError, not_found
 from .settings import ServerSettings, torch_version
 
@@ -77,6 +78,12 @@ class AnalysisService:
         self._active_lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        #: jobs the backend says changed since the watcher last looked, and the watcher's bell
+        self._dirty: set[str] = set()
+        self._bell = threading.Event()
+        #: bumped after a job's progress reaches the store: SSE streams wait on it
+        self.changes = ChangeBoard()
+        backend.subscribe(self._backend_changed)
         self.documents = _LRU(8)
         self.views = _LRU(256)
         #: finished jobs by share id: they no longer change, so reads skip the database
@@ -106,13 +113,31 @@ class AnalysisService:
 
     def stop(self) -> None:
         self._stop.set()
+        self._bell.set()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
 
+    def _backend_changed(self, job_id: str) -> None:
+        # called on a worker thread: hand the job to the watcher, never block the worker here
+        with self._active_lock:
+            self._dirty.add(job_id)
+        self._bell.set()
+
     def _watch(self) -> None:
-        while not self._stop.wait(self.settings.job_poll_s):
+        """Sync jobs the backend reports changed at once, and every active job each
+        `job_poll_s` (jobs run by other processes report nothing here)."""
+        poll_s = self.settings.job_poll_s
+        next_poll = time.monotonic() + poll_s
+        while not self._stop.is_set():
+            self._bell.wait(max(0.0, next_poll - time.monotonic()))
+            self._bell.clear()
             with self._active_lock:
-                job_ids = list(self._active)
+                dirty, self._dirty = self._dirty, set()
+                if time.monotonic() >= next_poll:
+                    job_ids = list(self._active)
+                    next_poll = time.monotonic() + poll_s
+                else:
+                    job_ids = [j for j in dirty if j in self._active]
             for job_id in job_ids:
                 try:
                     self.sync(job_id)
@@ -134,6 +159,7 @@ class AnalysisService:
             progress = [EventRecord(0, e.stage, e.progress, e.message, e.at) for e in new
                         if e.stage not in FINAL_STATUSES]
             self.store.record_progress(job_id, progress)
+            self.changes.bump(job_id)
         outcome = self.backend.outcome(job_id)
         if outcome is not None:
             with self._active_lock:
@@ -144,6 +170,7 @@ class AnalysisService:
                 error = {"type": "SandboxError", "code": "sandbox_error", "line": None,
                          "message": "the job ended without a result"}
             self.store.finish_job(job_id, result=outcome.result, error=error)
+            self.changes.bump(job_id)
 
     # submissions -----------------------------------------------------------------------------
 

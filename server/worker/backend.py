@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ckpt_core.errors import SandboxError
@@ -71,6 +71,11 @@ class WorkerBackend:
         self.state.request_cancel(job_id)  # the running worker kills its sandbox
         return True
 
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """`listener(job_id)` after each event this process records (its embedded consumers'
+        jobs); jobs run by remote workers are seen by polling `events`/`outcome`."""
+        self.state.subscribe(listener)
+
     def close(self) -> None:
         for c in self.consumers:
             c.stop()
@@ -106,7 +111,8 @@ class WorkerBackend:
         log.info("%s isolation: %s", name, self.isolation[name])
         runners = [JobRunner(self.state, SandboxPool(config, self.pool_size),
                              max_timeout_s=self.limits.timeout_s) for _ in range(workers)]
-        consumer = Consumer(self.queues.by_device[device], runners, name)
+        consumer = Consumer(self.queues.by_device[device], runners, name,
+                            self.queues.wakeups[device])
         consumer.start()
         self.consumers.append(consumer)
 

@@ -28,6 +28,8 @@ from .runner import JobRunner
 log = logging.getLogger(__name__)
 
 TASK_NAME = "ckpt.run_job"
+#: how often an idle consumer looks at a queue that does not block (SQLite)
+POLL_S = 0.05
 DEVICES = ("cpu", "cuda")
 
 
@@ -91,10 +93,14 @@ class Queues:
                              "redis://HOST:PORT/DB")
         self.tasks = {dev: huey.task(name=TASK_NAME)(_never_run_here)
                       for dev, huey in self.by_device.items()}
+        #: set when this process enqueues: its own consumers wake at once instead of at their
+        #: next poll of SQLite (jobs from other processes wait for that poll)
+        self.wakeups = {dev: threading.Event() for dev in DEVICES}
 
     def enqueue(self, spec: JobSpec) -> None:
         device = "cuda" if spec.device.startswith("cuda") else "cpu"
         self.by_device[device].enqueue(self.tasks[device].s(asdict(spec)))
+        self.wakeups[device].set()
 
     def pending(self, device: str) -> int:
         return int(self.by_device[device].pending_count())
@@ -112,11 +118,13 @@ class Queues:
 class Consumer:
     """`workers` threads taking jobs from one device's queue, each with its own runner."""
 
-    def __init__(self, huey: Huey, runners: list[JobRunner], name: str) -> None:
+    def __init__(self, huey: Huey, runners: list[JobRunner], name: str,
+                 wakeup: threading.Event | None = None) -> None:
         self.huey = huey
         self.runners = runners
         self.name = name
         self._stop = threading.Event()
+        self._wakeup = wakeup or threading.Event()
         self._threads = [threading.Thread(target=self._loop, args=(r,), daemon=True,
                                           name=f"{name}-{i}") for i, r in enumerate(runners)]
 
@@ -133,7 +141,10 @@ class Consumer:
                 self._stop.wait(1.0)
                 continue
             if task is None:
-                self._stop.wait(0.02)  # SQLite does not block; Redis already waited 1 s
+                # SQLite does not block (Redis already waited 1 s): sleep until this process
+                # enqueues a job, or the next poll for jobs other processes enqueued
+                self._wakeup.wait(POLL_S)
+                self._wakeup.clear()
                 continue
             if task.name != TASK_NAME or not task.args:
                 log.error("%s: dropped unexpected task %s", self.name, task.name)
@@ -142,6 +153,7 @@ class Consumer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wakeup.set()
         for r in self.runners:
             r.stop()
         for t in self._threads:

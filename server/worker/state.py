@@ -8,7 +8,9 @@ storage's atomic put-if-empty, so a job has exactly one owner and exactly one ou
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from huey.constants import EmptyData
@@ -23,6 +25,8 @@ PROGRESS: dict[str, float] = {
 }
 CANCELLED_CLAIM = "cancelled"
 
+log = logging.getLogger(__name__)
+
 
 class JobState:
     """Typed access to one storage's job keys."""
@@ -31,6 +35,19 @@ class JobState:
         self.storage = storage
         #: where this process appends next, per job it writes to (a hint; put-if-empty decides)
         self._next_event: dict[str, int] = {}
+        self._listeners: list[Callable[[str], None]] = []
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(job_id)` after this process records an event or outcome of a job.
+        Writes made by other processes (remote workers) are not seen here: readers poll."""
+        self._listeners.append(listener)
+
+    def _changed(self, job_id: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(job_id)
+            except Exception:  # a reader's bug must not fail the job that is being recorded
+                log.exception("job-change listener failed for %s", job_id)
 
     @staticmethod
     def _key(job_id: str, what: str) -> str:
@@ -56,6 +73,7 @@ class JobState:
         self._next_event[job_id] = i + 1
         if stage in ("done", "failed", "cancelled"):
             self._next_event.pop(job_id, None)
+        self._changed(job_id)
 
     def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
         out: list[JobEvent] = []

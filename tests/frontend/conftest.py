@@ -80,6 +80,7 @@ class CannedBackend:
     _events: dict[str, list[Any]] = field(default_factory=dict)
     _outcomes: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _listeners: list[Any] = field(default_factory=list)
 
     def _emit(self, job_id: str, stage: str, progress: float, message: str) -> None:
         from server.jobs import JobEvent
@@ -87,6 +88,13 @@ class CannedBackend:
         with self._lock:
             self._events.setdefault(job_id, []).append(
                 JobEvent(job_id, stage, progress, message, time.time()))  # type: ignore[arg-type]
+        for listener in self._listeners:
+            listener(job_id)
+
+    def subscribe(self, listener: Any) -> None:
+        self._listeners.append(listener)
+        if self._real is not None:
+            self._real.subscribe(listener)
 
     _real: Any = None
 
@@ -98,7 +106,10 @@ class CannedBackend:
             from server.app.local_backend import LocalBackend
 
             with self._lock:
-                self._real = self._real or LocalBackend()
+                if self._real is None:
+                    self._real = LocalBackend()
+                    for listener in self._listeners:
+                        self._real.subscribe(listener)
                 self._events[spec.job_id] = []
             self._real.submit(spec)
             return
@@ -111,13 +122,13 @@ class CannedBackend:
             self._emit(spec.job_id, stage, progress, message)
             time.sleep(self.stage_delay_s)
         out: dict[str, Any] = {"result": {**doc, "snippet_name": spec.snippet_name}}
+        with self._lock:  # the outcome first: a reader woken by the final event finds it
+            self._outcomes[spec.job_id] = JobOutcome(spec.job_id, out.get("result"),
+                                                     out.get("error"))
         if out.get("error"):
             self._emit(spec.job_id, "failed", 1.0, out["error"].get("message", ""))
         else:
             self._emit(spec.job_id, "done", 1.0, "done")
-        with self._lock:
-            self._outcomes[spec.job_id] = JobOutcome(spec.job_id, out.get("result"),
-                                                     out.get("error"))
 
     def _is_real(self, job_id: str) -> bool:
         with self._lock:

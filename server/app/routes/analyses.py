@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -180,9 +180,15 @@ def _event_body(e: Any) -> dict[str, Any]:
             "at": e.at_s}
 
 
+#: longest wait between two looks at a job's events; a change recorded by this server wakes the
+#: stream at once (`service.changes`)
+SSE_POLL_S = 0.25
+
+
 async def _sse(service: AnalysisService, job_id: str, after: int) -> AsyncIterator[bytes]:
     idle_s = 0.0
     while True:
+        seen = service.changes.version(job_id)  # before reading: a change after it wakes us
         await run_in_threadpool(service.sync, job_id)
         events = await run_in_threadpool(service.store.events, job_id, after)
         for e in events:
@@ -194,11 +200,12 @@ async def _sse(service: AnalysisService, job_id: str, after: int) -> AsyncIterat
             job = await run_in_threadpool(service.store.job, job_id)
             if job is None:
                 return
-        idle_s = 0.0 if events else idle_s + 0.25
         if idle_s >= 15.0:
             idle_s = 0.0
             yield b": keep-alive\n\n"
-        await asyncio.sleep(0.25)
+        started = time.monotonic()
+        await service.changes.wait(job_id, seen, SSE_POLL_S)
+        idle_s = 0.0 if events else idle_s + time.monotonic() - started
 
 
 @router.get("/{analysis_id}/events", responses={

@@ -44,7 +44,8 @@ def make_client(tmp_path: Path, mlp_doc: dict[str, Any]) -> ClientFactory:
     def factory(backend: JobBackend | None = None,
                 **overrides: Any) -> Iterator[tuple[TestClient, Any]]:
         jobs = backend if backend is not None else documents_backend({}, mlp_doc)
-        settings = ServerSettings(data_dir=tmp_path / "data", job_poll_s=0.02, **overrides)
+        overrides.setdefault("job_poll_s", 0.02)
+        settings = ServerSettings(data_dir=tmp_path / "data", **overrides)
         with TestClient(create_app(settings, jobs)) as client:
             yield client, jobs
 

@@ -97,6 +97,9 @@ class FakeBackend:
         self._cancelled.add(job_id)
         return True
 
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        pass  # outcomes appear with time, not by a write: the service finds them by polling
+
     def close(self) -> None:
         pass
 
