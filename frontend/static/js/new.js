@@ -154,8 +154,8 @@ async function submit() {
     rememberAnalysis({ id: job.id, name, settings });
     const last = job.cached ? { stage: "done", progress: 1, message: "already analysed" } : await followJob(job.id, setProgress);
     if (last.stage === "done") {
-      setProgress({ ...last, progress: 1 });
-      setTimeout(() => { location.href = job.share_url || `/a/${encodeURIComponent(job.id)}`; }, 500);
+      setProgress({ ...last, progress: 1 });  // stays on screen until the analysis page paints
+      location.href = job.share_url || `/a/${encodeURIComponent(job.id)}`;
       return;
     }
     const st = await api.status(job.id).catch(() => null);
