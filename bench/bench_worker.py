@@ -1,9 +1,17 @@
 """Submit→result latency through the sandboxed worker against a bare in-process analysis.
 
-For each snippet: the median of `--repeat` runs of `ckpt_core.analyze_file` in this process
-(torch imported and warmed first), and the median of `--repeat` jobs through an embedded
-SQLite backend with a warm sandbox waiting (the pool refills between jobs, as in service).
-Target: worker ≤ 1.2× the in-process analysis. Prints the ratios.
+For each snippet, the median of `--repeat` runs of:
+- worker: submit → outcome through an embedded SQLite backend with a warm sandbox waiting (the
+  pool refills between jobs, as in service); the result is awaited by the backend's change
+  notification, as the server awaits it;
+- first in-process: a fresh Python that has done the sandbox's own warm-up
+  (`server.worker.entry.preload`) times its first `ckpt_core.analyze_file` of the snippet. This
+  is the like-for-like baseline: a sandbox is single-use, so it always analyses a snippet it has
+  never seen, and the ratio isolates what the queue, the sandbox and the hand-over add;
+- repeat in-process: the same snippet analysed again in one warm process. Its later runs hit
+  torch's FakeTensor dispatch cache (keyed by op and shapes) that the earlier runs filled, which
+  no first analysis of a snippet can; printed for comparison.
+Target: worker ≤ 1.2× the first in-process analysis. Prints the ratios.
 
     .venv/bin/python bench/bench_worker.py [--repeat 3] [--snippet examples/gpt_sac.py ...]
 """
@@ -12,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -27,8 +37,30 @@ from server.worker import WorkerBackend, make_backend  # noqa: E402
 DEFAULT_SNIPPETS = ["examples/mlp_checkpoint.py", "examples/two_regions.py",
                     "examples/gpt_sac.py"]
 
+#: run in a fresh interpreter: the sandbox's warm-up, then one timed analysis of the snippet
+FIRST_RUN = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from server.worker.entry import preload
+preload()
+time.sleep(0.5)  # as a pooled sandbox idles before its job
+import ckpt_core
+start = time.perf_counter()
+ckpt_core.analyze_file(sys.argv[2])
+print(time.perf_counter() - start)
+"""
 
-def in_process(path: Path, repeat: int) -> list[float]:
+
+def first_in_process(path: Path, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        proc = subprocess.run([sys.executable, "-c", FIRST_RUN, str(REPO), str(path)],
+                              capture_output=True, text=True, check=True)
+        out.append(float(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def repeat_in_process(path: Path, repeat: int) -> list[float]:
     import ckpt_core
 
     ckpt_core.analyze_file(path)  # warm: lazy imports and first-compile set-up
@@ -45,15 +77,19 @@ def through_worker(backend: WorkerBackend, path: Path, repeat: int) -> tuple[lis
     """Submit→result seconds, and the analysis' own seconds inside the sandbox."""
     pool = backend.consumers[0].runners[0].pool
     source = path.read_text()
+    changed = threading.Event()
+    backend.subscribe(lambda _job_id: changed.set())
     out, inside = [], []
     for _ in range(repeat):
         while pool._ready.qsize() < pool.size:  # measure a warm pool, as in steady service
             time.sleep(0.05)
+        time.sleep(0.5)  # let the replacement sandbox settle after its warm-up
         job_id = uuid.uuid4().hex
         start = time.perf_counter()
         backend.submit(JobSpec(job_id, source, {}, snippet_name=path.name))
         while (outcome := backend.outcome(job_id)) is None:
-            time.sleep(0.02)
+            changed.wait(1.0)
+            changed.clear()
         out.append(time.perf_counter() - start)
         if outcome.error is not None or outcome.result is None:
             raise SystemExit(f"{path.name}: the worker failed: {outcome.error}")
@@ -69,25 +105,29 @@ def main() -> None:
     ap.add_argument("--trusted-local", action="store_true", help="no sandbox (for comparison)")
     args = ap.parse_args()
     snippets = [REPO / s for s in (args.snippet or DEFAULT_SNIPPETS)]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         backend = make_backend(None, Path(tmp), trusted_local=args.trusted_local)
         backend.start_embedded_consumer()
         try:
-            print(f"{'snippet':<22} {'in-process s':>12} {'worker s':>10} {'ratio':>7}"
-                  f" {'(analysis in sandbox s)':>24}")
-            worst = 0.0
             for path in snippets:
                 runs, inside = through_worker(backend, path, args.repeat)
-                worker = statistics.median(runs)
-                bare = statistics.median(in_process(path, args.repeat))
-                ratio = worker / bare
-                worst = max(worst, ratio)
-                print(f"{path.name:<22} {bare:>12.3f} {worker:>10.3f} {ratio:>6.2f}×"
-                      f" {statistics.median(inside):>24.3f}")
-            verdict = "meets" if worst <= 1.2 else "MISSES"
-            print(f"worst ratio {worst:.2f}× — {verdict} the ≤ 1.2× target")
+                rows.append((path, statistics.median(runs), statistics.median(inside)))
         finally:
             backend.close()
+    # the baselines run with no sandbox pool warming beside them
+    print(f"{'snippet':<20} {'worker s':>9} {'in sandbox s':>12} {'first s':>8} {'ratio':>6}"
+          f" {'repeat s':>9} {'ratio':>6}")
+    worst = 0.0
+    for path, worker, inside in rows:
+        first = statistics.median(first_in_process(path, args.repeat))
+        again = statistics.median(repeat_in_process(path, args.repeat))
+        worst = max(worst, worker / first)
+        print(f"{path.name:<20} {worker:>9.3f} {inside:>12.3f} {first:>8.3f}"
+              f" {worker / first:>5.2f}× {again:>9.3f} {worker / again:>5.2f}×")
+    verdict = "meets" if worst <= 1.2 else "MISSES"
+    print(f"worst ratio to the first in-process analysis {worst:.2f}× — {verdict} the ≤ 1.2× "
+          "target")
 
 
 if __name__ == "__main__":
