@@ -4,7 +4,8 @@ torch's `solve_min_cut` builds a networkx flow graph whose infinite-capacity edg
 `reason` ("cannot recompute: compute intensive op", "must recompute: marked by checkpoint
 policy", "cannot save: non-tensor output", …). We read them off that graph when torch calls
 `networkx.minimum_cut`, without changing what torch computes. Under a memory budget the solver
-may cut several times; the last cut (the one the partition uses) wins.
+may cut several times; the last cut (the one the partition uses) wins. The same wrapper lets a
+sweep reuse max-flow results across budgets (`memoized_min_cuts`).
 """
 
 from __future__ import annotations
@@ -48,26 +49,80 @@ def reasons_from_flow_graph(graph: Any) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in sorted(out.items())}
 
 
+# One wrapper over `networkx.minimum_cut` serves both uses below; it is installed while any of
+# their blocks is open, and the blocks may nest.
+_CACHES: list[dict[tuple[Any, ...], Any]] = []
+_original: Any = None
+_open_blocks = 0
+
+
+def _minimum_cut(graph: Any, source: Any, sink: Any, *args: Any, **kwargs: Any) -> Any:
+    if _ACTIVE:
+        found = _ACTIVE[-1]
+        found.clear()
+        found.update(reasons_from_flow_graph(graph))
+    if not _CACHES or args or kwargs:
+        return _original(graph, source, sink, *args, **kwargs)
+    cache = _CACHES[-1]
+    key = (source, sink, tuple((u, v, data.get("capacity"))
+                               for u, v, data in graph.edges(data=True)))
+    if key not in cache:
+        cache[key] = _original(graph, source, sink)
+    cut_value, (reachable, non_reachable) = cache[key]
+    return cut_value, (set(reachable), set(non_reachable))
+
+
+@contextlib.contextmanager
+def _wrapped() -> Iterator[bool]:
+    """Yields False (and wraps nothing) when networkx is missing: torch then cannot run the
+    min-cut partitioner either."""
+    global _original, _open_blocks
+    try:
+        import networkx
+    except ImportError:
+        yield False
+        return
+    if _open_blocks == 0:
+        _original = networkx.minimum_cut
+        networkx.minimum_cut = _minimum_cut
+    _open_blocks += 1
+    try:
+        yield True
+    finally:
+        _open_blocks -= 1
+        if _open_blocks == 0:
+            networkx.minimum_cut = _original
+            _original = None
+
+
 @contextlib.contextmanager
 def record_min_cut_reasons() -> Iterator[dict[str, tuple[str, ...]]]:
     """While active, every min cut torch solves leaves its constraints in the yielded dict."""
-    try:
-        import networkx
-    except ImportError:  # torch then cannot run the min-cut partitioner either
-        yield {}
-        return
     found: dict[str, tuple[str, ...]] = {}
-    original = networkx.minimum_cut
+    with _wrapped() as wrapped:
+        if not wrapped:
+            yield found
+            return
+        _ACTIVE.append(found)
+        try:
+            yield found
+        finally:
+            _ACTIVE.remove(found)
 
-    def recording_minimum_cut(graph: Any, *args: Any, **kwargs: Any) -> Any:
-        found.clear()
-        found.update(reasons_from_flow_graph(graph))
-        return original(graph, *args, **kwargs)
 
-    networkx.minimum_cut = recording_minimum_cut
-    _ACTIVE.append(found)
-    try:
-        yield found
-    finally:
-        _ACTIVE.remove(found)
-        networkx.minimum_cut = original
+@contextlib.contextmanager
+def memoized_min_cuts(cache: dict[tuple[Any, ...], Any]) -> Iterator[None]:
+    """Reuse max-flow results for flow graphs already solved, edge for edge in the same order.
+
+    Under a budget the partitioner solves the same budget-independent cuts for every budget;
+    the flow graph is still built (and its constraints still read), only the identical max-flow
+    is not solved again. Results are node-name sets, valid across copies of the graph."""
+    with _wrapped() as wrapped:
+        if not wrapped:
+            yield
+            return
+        _CACHES.append(cache)
+        try:
+            yield
+        finally:
+            _CACHES.remove(cache)

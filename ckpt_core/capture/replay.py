@@ -13,7 +13,6 @@ import dataclasses
 from collections.abc import Container, Iterator, Sequence
 from typing import Any
 
-import networkx
 import torch._functorch.config as functorch_config
 import torch._functorch.partitioners as partitioners
 import torch.fx as fx
@@ -22,7 +21,7 @@ from torch._guards import TracingContext, detect_fake_mode, tracing
 from torch.fx._lazy_graph_module import _use_lazy_graph_module
 
 from ..ir import Graph, RawRegion
-from .reasons import current_reasons
+from .reasons import current_reasons, memoized_min_cuts
 from .recorder import RecordedRegion, Recorder
 
 
@@ -46,32 +45,6 @@ class Partitioned:
     raw: RawRegion
     forward: fx.GraphModule | None
     backward: fx.GraphModule | None
-
-
-@contextlib.contextmanager
-def _memoized_min_cut(cache: dict[tuple[Any, ...], Any]) -> Iterator[None]:
-    """Reuse max-flow results for flow graphs already solved, edge for edge in the same order.
-
-    Under a budget the partitioner solves the same budget-independent cuts for every budget;
-    the flow graph is still built (and its constraints still read, see `reasons`), only the
-    identical max-flow is not solved again. Results are node-name sets, valid across copies."""
-    original = networkx.minimum_cut
-
-    def minimum_cut(graph: Any, source: Any, sink: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:
-            return original(graph, source, sink, *args, **kwargs)
-        key = (source, sink, tuple((u, v, data.get("capacity"))
-                                   for u, v, data in graph.edges(data=True)))
-        if key not in cache:
-            cache[key] = original(graph, source, sink)
-        cut_value, (reachable, non_reachable) = cache[key]
-        return cut_value, (set(reachable), set(non_reachable))
-
-    networkx.minimum_cut = minimum_cut
-    try:
-        yield
-    finally:
-        networkx.minimum_cut = original
 
 
 class _SamePlan(Exception):
@@ -204,7 +177,7 @@ class SnapshotRecorder(Recorder):
                     with functorch_config.patch(activation_memory_budget=memory_budget,
                                                 **patches), \
                             tracing(TracingContext(snap.fake_mode)), \
-                            _use_lazy_graph_module(True), _memoized_min_cut(self._cuts):
+                            _use_lazy_graph_module(True), memoized_min_cuts(self._cuts):
                         forward, backward = self.partition(
                             copy.deepcopy(joint), list(snap.joint_inputs), **snap.kwargs)
                 finally:
