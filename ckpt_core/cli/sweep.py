@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from typing import Any
 
 from ..errors import CkptError
@@ -46,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
         return missing
     try:
         budgets = parse_budgets(args.budgets)
-        result = sweep(args.snippet, budgets, settings_from_args(args))
+        # whatever the snippet prints goes to stderr, keeping stdout for the table
+        with contextlib.redirect_stdout(sys.stderr):
+            result = sweep(args.snippet, budgets, settings_from_args(args))
     except CkptError as e:
         return report_error(e, args.output, args.verbose)
     print(f"{'budget':>7}  {'saved':>11}  {'recompute':>13}  {'peak':>11}")

@@ -83,11 +83,16 @@ def test_cli_sweep_writes_json_and_html(tmp_path: Path, capsys: pytest.CaptureFi
     from ckpt_core.cli import main
 
     out, report = tmp_path / "sweep.json", tmp_path / "sweep.html"
-    code = main(["sweep", str(EXAMPLES / "mlp_checkpoint.py"), "--budgets", "1,0",
-                 "-o", str(out), "--html", str(report)])
+    snippet = tmp_path / "chatty.py"
+    snippet.write_text((EXAMPLES / "mlp_checkpoint.py").read_text()
+                       + "\nprint('hello from the snippet')\n")
+    code = main(["sweep", str(snippet), "--budgets", "1,0", "-o", str(out), "--html",
+                 str(report)])
     assert code == 0
-    printed = capsys.readouterr().out
-    assert "budget" in printed and "wrote" in printed
+    printed = capsys.readouterr()
+    assert "budget" in printed.out and "wrote" in printed.out
+    # the snippet's prints go to stderr: stdout stays the table
+    assert "hello from the snippet" in printed.err and "hello" not in printed.out
     doc = json.loads(out.read_text())
     assert doc["kind"] == "sweep" and doc["budgets"] == [1.0, 0.0]
     assert len(doc["points"]) == 2 and "memory" in doc["points"][1]["analysis"]
