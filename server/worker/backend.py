@@ -116,6 +116,17 @@ class WorkerBackend:
         consumer.start()
         self.consumers.append(consumer)
 
+    def pool_status(self) -> dict[str, str]:
+        """Per embedded consumer: warm sandboxes waiting for a job, and why warming fails if
+        it does (for readiness checks and operators)."""
+        out = {}
+        for c in self.consumers:
+            pools = [r.pool for r in c.runners]
+            text = f"{sum(p.warm() for p in pools)} of {sum(p.size for p in pools)} warm"
+            errors = {p.last_error for p in pools if p.last_error}
+            out[c.name] = text + (f"; cannot warm: {sorted(errors)[0]}" if errors else "")
+        return out
+
     # -- lost workers ---------------------------------------------------------------------------
 
     def _fail_if_stale(self, job_id: str) -> None:

@@ -102,6 +102,10 @@ class SandboxPool:
         why = f": {self.last_error}" if self.last_error else ""
         raise SandboxError(f"no sandbox became ready within {timeout:g} s{why}")
 
+    def warm(self) -> int:
+        """Sandboxes waiting for a job now."""
+        return self._ready.qsize()
+
     def release(self) -> None:
         """A sandbox taken with `take()` has finished its job."""
         with self._cond:

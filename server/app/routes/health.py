@@ -21,8 +21,13 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 def readyz(request: Request, service: Service) -> JSONResponse:
-    """Ready when the database answers and Graphviz is installed."""
+    """Ready when the database answers and Graphviz is installed. With the sandboxed worker
+    embedded, `checks` also says how many warm sandboxes wait for a job per consumer (a job
+    submitted while none is warm waits for one to warm: seconds, not milliseconds)."""
     checks = {"backend": type(service.backend).__name__}
+    pool_status = getattr(service.backend, "pool_status", None)
+    if callable(pool_status):
+        checks.update({f"sandboxes {name}": text for name, text in pool_status().items()})
     try:
         service.store.ping()
         checks["database"] = "ok"

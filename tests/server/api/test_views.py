@@ -129,10 +129,13 @@ def test_pages_and_static(make_client: ClientFactory, tmp_path: Path) -> None:
 
 
 def test_health(client: tuple[TestClient, Any]) -> None:
-    c, _ = client
+    c, backend = client
     assert c.get("/healthz").json() == {"status": "ok", "checks": {}}
     ready = c.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+    # a backend with sandbox pools reports them (the sandboxed worker's `pool_status`)
+    backend.pool_status = lambda: {"ckpt-cpu": "0 of 1 warm"}
+    assert c.get("/readyz").json()["checks"]["sandboxes ckpt-cpu"] == "0 of 1 warm"
 
 
 def test_sweep_is_composed_of_cached_analyses(client: tuple[TestClient, Any]) -> None:

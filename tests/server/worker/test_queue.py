@@ -48,6 +48,9 @@ def test_sqlite_round_trip(backend: WorkerBackend) -> None:
     assert backend.queues.url.startswith("sqlite:///")
     assert (backend.data_dir / "queue.sqlite3").exists()
     assert_round_trip(backend)
+    # the job used the warm sandbox; the pool warms its replacement and says so
+    wait_for(lambda: backend.pool_status() == {"ckpt-cpu": "1 of 1 warm"}, 120,
+             f"a replacement sandbox (pool: {backend.pool_status()})")
 
 
 def test_cancel_kills_the_running_sandbox(backend: WorkerBackend) -> None:
