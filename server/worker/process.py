@@ -84,12 +84,22 @@ def _process_tree(root: int) -> list[int]:
     return tree
 
 
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task") if t.isdigit()]
+    except OSError:
+        return []
+
+
 def raise_priority(root: int) -> None:
-    """Back to normal priority for a sandbox about to run its job. Needs privilege (the worker
-    runs as root to drop into the sandbox user); without it the sandbox simply stays nice."""
+    """Back to normal priority for a sandbox about to run its job: every thread of every one of
+    its processes (Linux keeps a niceness per thread, and torch's intra-op threads started
+    while the sandbox warmed). Needs privilege (the worker runs as root to drop into the
+    sandbox user); without it the sandbox simply stays nice."""
     for pid in _process_tree(root):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, pid, 0)
+        for tid in _threads(pid):
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, tid, 0)
 
 
 class Sandbox:

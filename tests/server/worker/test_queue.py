@@ -222,3 +222,31 @@ def test_trusted_local_runs_without_a_sandbox_and_says_so(
         assert outcome.error is not None and "status 3" in outcome.error["message"]
     finally:
         backend.close()
+
+
+def _nice_of_threads(root: int) -> dict[int, int]:
+    from server.worker.process import _process_tree
+
+    out = {}
+    for pid in _process_tree(root):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            out[int(tid)] = int(stat[stat.rfind(")") + 2:].split()[16])
+    return out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="raising a priority back needs root")
+def test_a_sandbox_warms_nice_and_runs_its_job_at_normal_priority_in_every_thread(
+        backend: WorkerBackend) -> None:
+    from server.worker.process import WARMING_NICENESS, Sandbox, raise_priority
+
+    sandbox = Sandbox(backend.consumers[0].runners[0].pool.config)
+    try:
+        sandbox.wait_ready()
+        warming = _nice_of_threads(sandbox.proc.pid)
+        assert len(warming) > 2 and set(warming.values()) == {WARMING_NICENESS}, warming
+        raise_priority(sandbox.proc.pid)
+        running = _nice_of_threads(sandbox.proc.pid)
+        assert set(running) >= set(warming) and set(running.values()) == {0}, running
+    finally:
+        sandbox.dispose()
