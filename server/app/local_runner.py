@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from ckpt_core import CkptError, Settings, analyze_source
 from ckpt_core.memory.summary import with_memory
+from ckpt_core.sweep import sweep
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         settings = Settings.from_dict(spec.get("settings"))
-        analysis = analyze_source(spec["source"], settings,
-                                  name=spec.get("snippet_name", "snippet.py"))
+        name = spec.get("snippet_name", "snippet.py")
+        budgets = (spec.get("options") or {}).get("sweep_budgets")
+        if budgets is not None:  # a sweep: one trace, one analysis per budget, in order
+            with tempfile.TemporaryDirectory(prefix="ckpt-sweep-") as tmp:
+                path = Path(tmp) / (Path(name).name or "snippet.py")
+                path.write_text(spec["source"], encoding="utf-8")  # a path: never taken as text
+                result = sweep(path, [float(b) for b in budgets], settings, name=name)
+            return {"result": {"analyses": [p.analysis.to_dict() for p in result.points]}}
+        analysis = analyze_source(spec["source"], settings, name=name)
         return {"result": with_memory(analysis).to_dict()}
     except CkptError as e:
         return {"error": e.to_dict()}

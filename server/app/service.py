@@ -32,6 +32,15 @@ class Submission:
     cached: bool
 
 
+def carried_of(job: JobRecord) -> list[tuple[str, float]]:
+    """The (analysis job id, budget) pairs a sweep job computes itself."""
+    return [(str(p), float(b)) for p, b in job.options.get("carried") or []]
+
+
+def _sandbox_error(message: str) -> dict[str, Any]:
+    return {"type": "SandboxError", "code": "sandbox_error", "line": None, "message": message}
+
+
 def settle_heap() -> None:
     """Exempt what is alive now (a parsed document is ~10⁵ objects, acyclic) from the cyclic
     garbage collector's full passes, which otherwise stall every request for tens of ms."""
@@ -75,6 +84,8 @@ class AnalysisService:
         self.torch_version = torch_version()
         self._submit_lock = threading.Lock()
         self._active: dict[str, int] = {}  # job id -> backend events already recorded
+        #: sweep job id -> [(analysis job id, budget)] its one backend job computes
+        self._carried: dict[str, list[tuple[str, float]]] = {}
         self._active_lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -93,23 +104,35 @@ class AnalysisService:
 
     def start(self) -> None:
         """Pick up jobs a previous server left unfinished, then follow jobs in the background."""
-        for job in self.store.unfinished_jobs():
-            if job.kind != "analysis":
-                continue  # a sweep runs as its analyses; it is assembled when read
-            known = self.backend.events(job.id)
-            seen = 0
-            if self.backend.outcome(job.id) is None and not known:
-                # the backend does not know it (it kept no state across the restart): re-queue
-                self.store.record_progress(job.id, [EventRecord(
-                    0, "queued", 0.0, "re-queued after a server restart", time.time())])
-                self.backend.submit(self._spec(job))
-            else:  # the backend kept it: skip the events already recorded before the restart
-                seen = min(len(known), len(self.store.events(job.id)))
-            with self._active_lock:
-                self._active[job.id] = seen
+        unfinished = self.store.unfinished_jobs()
+        # a sweep's backend job computes the analyses it carries: follow it, not them
+        carried_parts: set[str] = set()
+        for job in unfinished:
+            pairs = carried_of(job)
+            if job.kind == "sweep" and pairs:
+                with self._active_lock:
+                    self._carried[job.id] = pairs
+                carried_parts.update(part for part, _ in pairs)
+                self._resume(job, self._carrier_spec(job, pairs))
+        for job in unfinished:
+            if job.kind == "analysis" and job.id not in carried_parts:
+                self._resume(job, self._spec(job))
         self._watcher = threading.Thread(target=self._watch, name="ckpt-job-watcher",
                                          daemon=True)
         self._watcher.start()
+
+    def _resume(self, job: JobRecord, spec: JobSpec) -> None:
+        known = self.backend.events(job.id)
+        seen = 0
+        if self.backend.outcome(job.id) is None and not known:
+            # the backend does not know it (it kept no state across the restart): re-queue
+            self.store.record_progress(job.id, [EventRecord(
+                0, "queued", 0.0, "re-queued after a server restart", time.time())])
+            self.backend.submit(spec)
+        else:  # the backend kept it: skip the events already recorded before the restart
+            seen = min(len(known), len(self.store.events(job.id)))
+        with self._active_lock:
+            self._active[job.id] = seen
 
     def stop(self) -> None:
         self._stop.set()
@@ -148,6 +171,7 @@ class AnalysisService:
         """Copy a job's new progress events and its outcome from the backend to the store."""
         with self._active_lock:
             seen = self._active.get(job_id)
+            carried = self._carried.get(job_id)
         if seen is None:
             return
         new = self.backend.events(job_id, after=seen)
@@ -158,21 +182,63 @@ class AnalysisService:
                 self._active[job_id] = seen + len(new)
             progress = [EventRecord(0, e.stage, e.progress, e.message, e.at) for e in new
                         if e.stage not in FINAL_STATUSES]
-            self.store.record_progress(job_id, progress)
-            self.changes.bump(job_id)
+            for target in [job_id, *(part for part, _ in carried or ())]:
+                self.store.record_progress(target, progress)
+                self.changes.bump(target)
         outcome = self.backend.outcome(job_id)
         if outcome is not None:
             with self._active_lock:
                 if self._active.pop(job_id, None) is None:
                     return
+                self._carried.pop(job_id, None)
+            if carried is not None:
+                self._deliver_sweep(job_id, carried, outcome.result, outcome.error)
+                return
             error = outcome.error
             if outcome.result is None and error is None:
-                error = {"type": "SandboxError", "code": "sandbox_error", "line": None,
-                         "message": "the job ended without a result"}
+                error = _sandbox_error("the job ended without a result")
             self.store.finish_job(job_id, result=outcome.result, error=error)
             self.changes.bump(job_id)
 
+    def _deliver_sweep(self, job_id: str, carried: list[tuple[str, float]],
+                       result: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
+        """Finish each analysis a sweep's backend job carried with its own document (or the
+        job's error); the sweep itself is assembled from them when read."""
+        analyses = (result or {}).get("analyses")
+        if error is None and (not isinstance(analyses, list) or len(analyses) != len(carried)):
+            count = len(analyses) if isinstance(analyses, list) else "no"
+            error = _sandbox_error(f"the sweep returned {count} analyses for {len(carried)} "
+                                   "budgets")
+        for i, (part, budget) in enumerate(carried):
+            doc, part_error = None, error
+            if error is None:
+                assert isinstance(analyses, list)
+                doc = analyses[i]
+                got = doc.get("settings", {}).get("memory_budget") if isinstance(doc, dict) \
+                    else None
+                if not isinstance(got, (int, float)) or abs(float(got) - budget) > 1e-9:
+                    doc, part_error = None, _sandbox_error(
+                        f"the sweep's analysis for budget {budget:g} says budget {got}")
+            self.store.finish_job(part, result=doc, error=part_error)
+            self.changes.bump(part)
+        self.changes.bump(job_id)
+
     # submissions -----------------------------------------------------------------------------
+
+    def _carrier_spec(self, job: JobRecord, carried: list[tuple[str, float]]) -> JobSpec:
+        """The one backend job of a sweep: trace once, partition at each carried budget."""
+        return JobSpec(job_id=job.id, source=job.source, settings=job.settings,
+                       snippet_name=job.snippet_name, device=job.device,
+                       options={"sweep_budgets": [budget for _, budget in carried]})
+
+    def carry(self, sweep: JobRecord, carried: list[tuple[str, float]]) -> None:
+        """Queue the sweep's one backend job for the analyses in `carried` (made with
+        `submit(..., queue=False)`)."""
+        with self._active_lock:
+            self._carried[sweep.id] = list(carried)
+            self._active[sweep.id] = 0
+        self.backend.submit(self._carrier_spec(sweep, carried))
+
 
     def _spec(self, job: JobRecord) -> JobSpec:
         return JobSpec(job_id=job.id, source=job.source, settings=job.settings,
@@ -192,8 +258,9 @@ class AnalysisService:
 
     def submit(self, source: str, settings_in: dict[str, Any] | None, name: str, *,
                kind: str = "analysis", options: dict[str, Any] | None = None,
-               link: bool = True) -> Submission:
-        """Check the snippet and settings, then answer from the cache or queue a job."""
+               link: bool = True, queue: bool = True) -> Submission:
+        """Check the snippet and settings, then answer from the cache or queue a job.
+        `queue=False`: a new analysis job is only recorded (a sweep's job will compute it)."""
         size_bytes = len(source.encode("utf-8"))
         if size_bytes > self.settings.max_snippet_bytes:
             raise ApiError(413, "too_large", f"source: the snippet is {size_bytes} bytes; the "
@@ -212,7 +279,7 @@ class AnalysisService:
                     settings=settings.to_dict(), options=options, device=device,
                     torch_version=self.torch_version)
             share_id, token = self.store.create_link(job.id) if link else ("", "")
-        if not cached and kind == "analysis":
+        if not cached and kind == "analysis" and queue:
             with self._active_lock:
                 self._active[job.id] = 0
             self.backend.submit(self._spec(job))
@@ -269,14 +336,17 @@ class AnalysisService:
 
     # owner actions ---------------------------------------------------------------------------
 
-    def _authorise(self, share_id: str, owner_token: str | None) -> JobRecord:
-        token_hash, job = self.lookup(share_id)
+    def _authorise(self, share_id: str, owner_token: str | None,
+                   what: str = "analysis") -> JobRecord:
+        token_hash, job = self.lookup(share_id, what)
         if not owner_token or hash_token(owner_token) != token_hash:
             raise ApiError(403, "not_owner", "X-Owner-Token does not match this analysis' owner")
         return job
 
-    def delete(self, share_id: str, owner_token: str | None) -> None:
-        job = self._authorise(share_id, owner_token)
+    def delete(self, share_id: str, owner_token: str | None, what: str = "analysis") -> None:
+        """Remove the link (`what`: "analysis" or "sweep"); the job too when no other link
+        shares it, stopping it if it still runs."""
+        job = self._authorise(share_id, owner_token, what)
         self.finished.drop(lambda k: k == share_id)
         removed = self.store.delete_link(share_id)
         if removed is not None:
@@ -284,6 +354,10 @@ class AnalysisService:
                 self.backend.cancel(job.id)
             with self._active_lock:
                 self._active.pop(job.id, None)
+                carried = self._carried.pop(job.id, None)
+            if carried:  # no job computes these now: fail them rather than leave them queued
+                self._deliver_sweep(job.id, carried, None, _sandbox_error(
+                    "the sweep that was computing this analysis was deleted"))
             self.documents.drop(lambda k: k[1] == job.id)
             self.views.drop(lambda k: k[0] == job.id)
 

@@ -1,5 +1,9 @@
-"""Memory-budget sweeps composed from analyses: one cached analysis job per budget, assembled
-by `ckpt_core.sweep.sweep_from_analyses` once all are done (so any job backend can run them)."""
+"""Memory-budget sweeps: one analysis per budget, each with its own share link and cache entry.
+
+Budgets already analysed (or under way) come from the result cache. The others are computed by
+one backend job that traces the snippet once and re-runs only the partitioner per budget
+(`ckpt_core.sweep`); its analyses are stored as the sweep's analysis jobs. The sweep document
+is assembled by `ckpt_core.sweep.sweep_from_analyses` once all of them are done."""
 
 from __future__ import annotations
 
@@ -16,10 +20,15 @@ def submit_sweep(service: AnalysisService, source: str, settings: dict[str, Any]
                  budgets: list[float]) -> Submission:
     # each budget is a complete analysis with its own share link, so every point of the
     # sweep opens as a plan
-    parts = [service.submit(source, {**settings, "memory_budget": b}, name) for b in budgets]
-    return service.submit(source, settings, name, kind="sweep", options={
+    parts = [service.submit(source, {**settings, "memory_budget": b}, name, queue=False)
+             for b in budgets]
+    carried = [(p.job.id, b) for p, b in zip(parts, budgets, strict=True) if not p.cached]
+    sweep = service.submit(source, settings, name, kind="sweep", options={
         "sweep_budgets": budgets, "part_jobs": [p.job.id for p in parts],
-        "part_links": [p.share_id for p in parts]})
+        "part_links": [p.share_id for p in parts], "carried": [list(c) for c in carried]})
+    if carried and not sweep.cached:
+        service.carry(sweep.job, carried)
+    return sweep
 
 
 def refresh_sweep(service: AnalysisService, job: JobRecord) -> JobRecord:

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 _MAIN_PID = os.getpid()
@@ -51,6 +52,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     path = os.path.join(os.getcwd(), name)
     with open(path, "w", encoding="utf-8") as f:
         f.write(source)
+    budgets = (job.get("options") or {}).get("sweep_budgets")
+    if budgets is not None:
+        return run_sweep(path, settings, name, [float(b) for b in budgets])
     send("event", stage="tracing", message="running the snippet and tracing the model")
     start = time.perf_counter()
     snippet = load_snippet(source, path, device)
@@ -70,6 +74,18 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         send("event", stage="analysing", message="classifying saved and recomputed values")
         analysis = with_memory(analysis)
     return analysis.to_dict()
+
+
+def run_sweep(path: str, settings: Any, name: str, budgets: list[float]) -> dict[str, Any]:
+    """One analysis per memory budget from one trace: `{"analyses": [...]}`, in budget order."""
+    from ckpt_core.sweep import sweep
+
+    send("event", stage="tracing", message="running the snippet and tracing the model once")
+    send("event", stage="partitioning",
+         message=f"partitioning the joint graph at {len(budgets)} memory budgets")
+    result = sweep(Path(path), budgets, settings, name=name)  # a path, never snippet text
+    send("event", stage="analysing", message="classifying saved and recomputed values")
+    return {"analyses": [p.analysis.to_dict() for p in result.points]}
 
 
 #: compiled once while the sandbox waits, so that dynamo's and inductor's lazy imports and

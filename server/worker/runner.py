@@ -114,12 +114,36 @@ class JobRunner:
             return
         if not isinstance(result, dict):
             raise SandboxError("the sandbox returned neither a result nor an error")
-        try:
-            validate_analysis(result)  # never trust the sandbox's document
-        except AnalysisError as e:
-            raise SandboxError(f"the sandbox returned an invalid analysis: {e.message}") from e
+        budgets = spec.get("options", {}).get("sweep_budgets")
+        check_result(result, None if budgets is None else [float(b) for b in budgets])
         state.append_event(job_id, "storing", "storing the analysis")
         state.finish(job_id, "done", result=result, message="done")
+
+
+def check_result(result: dict[str, Any], budgets: list[float] | None) -> None:
+    """Never trust the sandbox's documents: an analysis, or for a sweep `{"analyses": [...]}`
+    with one valid analysis per budget, in order, each made at its budget."""
+    docs: list[Any] = [result]
+    if budgets is not None:
+        if set(result) != {"analyses"}:
+            extra = ", ".join(sorted(str(k) for k in set(result) - {"analyses"})[:5])
+            raise SandboxError(f"the sandbox returned a sweep result with unexpected keys: "
+                               f"{extra}")
+        analyses = result.get("analyses")
+        docs = analyses if isinstance(analyses, list) else []
+        if len(docs) != len(budgets):
+            raise SandboxError(f"the sandbox returned {len(docs)} analyses for a sweep of "
+                               f"{len(budgets)} budgets")
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            raise SandboxError("the sandbox returned an analysis that is not an object")
+        try:
+            validate_analysis(doc)
+        except AnalysisError as e:
+            raise SandboxError(f"the sandbox returned an invalid analysis: {e.message}") from e
+        if budgets is not None and doc["settings"].get("memory_budget") != budgets[i]:
+            raise SandboxError(f"the sandbox's analysis for budget {budgets[i]:g} was made at "
+                               f"budget {doc['settings'].get('memory_budget')}")
 
 
 def sanitize_error(error: dict[str, Any]) -> dict[str, Any]:

@@ -64,3 +64,20 @@ def test_real_analysis_through_the_api(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.2)
         assert status["status"] == "failed" and status["error"]["code"].startswith("snippet")
+
+
+@pytest.mark.torch_compile
+def test_local_runner_sweeps_from_snippet_text_never_a_path() -> None:
+    from server.app.local_runner import run
+
+    source = (EXAMPLES / "mlp_checkpoint.py").read_text()
+    out = run({"source": source, "settings": {}, "snippet_name": "mlp.py",
+               "options": {"sweep_budgets": [1.0, 0.5]}})
+    assert "error" not in out, out
+    docs = out["result"]["analyses"]
+    assert [d["settings"]["memory_budget"] for d in docs] == [1.0, 0.5]
+    assert {d["snippet_name"] for d in docs} == {"mlp.py"}
+    # snippet text that names an existing file is still snippet text
+    here = str(Path(__file__).resolve())
+    out = run({"source": here, "settings": {}, "options": {"sweep_budgets": [1.0]}})
+    assert out["error"]["type"] == "SnippetSyntaxError", out  # read as a file, it would run

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from server.store import FINAL_STATUSES
 
-from ..deps import Service, Submitter
+from ..deps import OwnerToken, Service, Submitter
 from ..errors import ApiError
 from ..models import AnalysisStatus, SubmissionResponse, SweepRequest
 from ..service import AnalysisService
@@ -38,6 +38,15 @@ async def post_sweep(request: Request, response: Response, service: Service,
                                   budgets)
     response.headers["Location"] = f"/api/sweeps/{sub.share_id}"
     return submission_response(sub, base="/api/sweeps")
+
+
+@router.delete("/{sweep_id}", status_code=204, responses=ERRORS)
+def delete_sweep(sweep_id: str, service: Service, owner_token: OwnerToken = None) -> Response:
+    """Delete the sweep's link (and the sweep when no other link shares it). A sweep still
+    running is stopped; analyses it had not finished fail with that reason, finished ones keep
+    their own links."""
+    service.delete(sweep_id, owner_token, "sweep")
+    return Response(status_code=204)
 
 
 @router.get("/{sweep_id}", responses={200: {"model": AnalysisStatus}, **ERRORS})

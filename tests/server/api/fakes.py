@@ -114,6 +114,10 @@ def documents_backend(documents: dict[str, Result], default: Result,
             return failed
         doc = dict(documents.get(spec.source, default))
         doc["settings"] = dict(spec.settings)
+        budgets = spec.options.get("sweep_budgets")
+        if budgets is not None:  # a sweep's one job: an analysis per budget, in order
+            return {"result": {"analyses": [
+                {**doc, "settings": {**spec.settings, "memory_budget": b}} for b in budgets]}}
         return {"result": doc}
 
     return FakeBackend(result_for, delay_s)

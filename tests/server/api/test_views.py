@@ -146,7 +146,10 @@ def test_sweep_is_composed_of_cached_analyses(client: tuple[TestClient, Any]) ->
     assert r.status_code == 202, r.text
     sweep = r.json()
     assert sweep["status_url"] == f"/api/sweeps/{sweep['id']}"
-    assert len(backend.submitted) == 2  # only the 0.5 budget needed a new job
+    # one more backend job: the sweep's, computing only the 0.5 budget from one trace
+    assert len(backend.submitted) == 2
+    carrier = backend.submitted[1]
+    assert carrier.options == {"sweep_budgets": [0.5]} and carrier.source == SNIPPET
     for _ in range(200):
         body = c.get(sweep["status_url"]).json()
         if body["status"] in ("done", "failed"):

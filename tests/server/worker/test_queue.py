@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -250,3 +251,36 @@ def test_a_sandbox_warms_nice_and_runs_its_job_at_normal_priority_in_every_threa
         assert set(running) >= set(warming) and set(running.values()) == {0}, running
     finally:
         sandbox.dispose()
+
+
+def test_a_sweep_job_returns_one_checked_analysis_per_budget(backend: WorkerBackend) -> None:
+    outcome = run_job(backend, MLP, sweep_budgets=[1.0, 0.0])
+    assert outcome.error is None, outcome.error
+    assert outcome.result is not None and set(outcome.result) == {"analyses"}
+    docs = outcome.result["analyses"]
+    assert [d["settings"]["memory_budget"] for d in docs] == [1.0, 0.0]
+    assert all("memory" in d for d in docs)
+    # the same plans as the sweep run in this process
+    import ckpt_core
+
+    local = ckpt_core.sweep(EXAMPLES / "mlp_checkpoint.py", [1.0, 0.0])
+    for doc, point in zip(docs, local.points, strict=True):
+        assert [[s["forward_node"] for s in r["saved"]] for r in doc["regions"]] == \
+            [[s.forward_node for s in r.saved] for r in point.analysis.regions]
+
+
+def test_sweep_results_are_checked_before_use(analyze_example: Any) -> None:
+    from ckpt_core.errors import SandboxError
+    from server.worker.runner import check_result
+
+    mlp_doc = analyze_example("mlp_checkpoint")
+    at = [{**mlp_doc, "settings": {**mlp_doc["settings"], "memory_budget": b}} for b in (1, 0.5)]
+    check_result({"analyses": at}, [1.0, 0.5])
+    bad = [({"analyses": at[:1]}, "1 analyses for a sweep of 2"),
+           ({"analyses": at, "extra": 1}, "unexpected keys: extra"),
+           ({"analyses": at[::-1]}, "for budget 1 was made at budget 0.5"),
+           ({"analyses": [at[0], {"schema_version": 1}]}, "invalid analysis"),
+           (at[0], "unexpected keys"), ({"analyses": "x"}, "0 analyses")]
+    for result, message in bad:
+        with pytest.raises(SandboxError, match=message):
+            check_result(result, [1.0, 0.5])
