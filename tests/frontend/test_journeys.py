@@ -56,10 +56,9 @@ def test_whole_journey(new_context: Any, server_url: str, shot: Any) -> None:
     assert "class Block" in page.evaluate("window.ckptEditor.getValue()")
     assert page.input_value("#snippet-name") == "gpt_sac.py"
     page.click("#submit-btn")
-    # the page follows the job's stages, then opens the analysis as soon as it is done
-    page.wait_for_function(
-        "Number(document.querySelector('#progress [role=progressbar]')"
-        "?.getAttribute('aria-valuenow')) > 0", timeout=60_000)
+    # the progress panel shows at once; the page follows the job's stages, then opens the
+    # analysis as soon as it is done (no waiting on the old page, which may already be gone)
+    page.wait_for_selector("#progress:not(.hidden)", state="attached", timeout=10_000)
     shot(page, "journey-02-progress")
     page.wait_for_url("**/a/**", timeout=60_000)
     ready(page)
