@@ -5,7 +5,11 @@ traces once and only re-runs the partitioner per budget. Each is timed in this p
 warm-up, alternating, the median of `--repeat` runs, in wall-clock and in this process's CPU
 time (steadier on a shared machine); prints both ratios, exits 1 when the CPU ratio is above.
 
-    .venv/bin/python bench/bench_sweep.py [--repeat 3] [--snippet examples/gpt_sac.py]
+`--server` also times the same sweep through a real `ckpt serve` (its embedded sandboxed worker):
+POST /api/sweeps → the sweep done, against POST /api/analyses → done, each with a warm sandbox
+waiting and a source never analysed before (no cache hits).
+
+    .venv/bin/python bench/bench_sweep.py [--repeat 3] [--snippet examples/gpt_sac.py] [--server]
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,11 +31,58 @@ def _runs(times: list[float]) -> str:
     return ", ".join(f"{t:.2f}" for t in times)
 
 
+def through_server(snippet: Path, repeat: int) -> tuple[list[float], list[float]]:
+    """Seconds for one analysis and for the 10-point sweep, submitted to a real `ckpt serve`."""
+    import httpx
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from bench_worker import start_server
+
+    def warm(http: httpx.Client) -> None:
+        while "1 of 1 warm" not in http.get("/readyz").json()["checks"].get(
+                "sandboxes ckpt-cpu", ""):
+            time.sleep(0.1)
+        time.sleep(0.5)
+
+    def until_done(http: httpx.Client, url: str) -> None:
+        while (body := http.get(url).json())["status"] not in ("done", "failed", "cancelled"):
+            time.sleep(0.05)
+        if body["status"] != "done":
+            raise SystemExit(f"{url}: {body['status']}: {body.get('error')}")
+
+    one, many = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, base = start_server(Path(tmp))
+        try:
+            with httpx.Client(base_url=base, timeout=600) as http:
+                for _ in range(repeat):
+                    for out, path, extra in ((one, "/api/analyses", {}),
+                                             (many, "/api/sweeps", {"budgets": BUDGETS})):
+                        warm(http)
+                        source = snippet.read_text() + f"\n# run {uuid.uuid4().hex}\n"
+                        start = time.perf_counter()
+                        sub = http.post(path, json={"source": source, **extra}).json()
+                        until_done(http, sub["status_url"])
+                        out.append(time.perf_counter() - start)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return one, many
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--snippet", default=str(REPO / "examples" / "gpt_sac.py"))
+    parser.add_argument("--server", action="store_true",
+                        help="also time the sweep through a real `ckpt serve`")
     args = parser.parse_args()
+    if args.server:
+        one_s, many_s = through_server(Path(args.snippet), args.repeat)
+        one_srv, many_srv = statistics.median(one_s), statistics.median(many_s)
+        print(f"through ckpt serve: one analysis {one_srv:.2f} s (runs: {_runs(one_s)}), "
+              f"10-point sweep {many_srv:.2f} s (runs: {_runs(many_s)}): "
+              f"{many_srv / one_srv:.2f}×")
     import ckpt_core
 
     ckpt_core.analyze_file(args.snippet)  # warm-up: imports, first-compile caches

@@ -50,7 +50,10 @@ def refresh_sweep(service: AnalysisService, job: JobRecord) -> JobRecord:
         service.store.finish_job(job.id, result=None, error=failed.error)
     elif parts and all(p.status == "done" for p in parts):
         analyses = [Analysis.from_dict(service.document(p)) for p in parts]
-        result = sweep_from_analyses(analyses, job.options["sweep_budgets"]).to_dict()
+        # each point links to its analysis (stored once, as its own job) instead of embedding
+        # it: the sweep document stays small however large the model
+        result = sweep_from_analyses(analyses, job.options["sweep_budgets"]).to_dict(
+            with_analyses=False)
         # points come back ordered by budget, not in the order the budgets were asked for
         link_of = dict(zip(job.options["sweep_budgets"], job.options.get("part_links") or [],
                            strict=False))

@@ -51,8 +51,9 @@ def delete_sweep(sweep_id: str, service: Service, owner_token: OwnerToken = None
 
 @router.get("/{sweep_id}", responses={200: {"model": AnalysisStatus}, **ERRORS})
 def get_sweep(sweep_id: str, service: Service) -> Response:
-    """The sweep's status; when done, `result` holds the sweep document (one point per budget,
-    each with its analysis)."""
+    """The sweep's status; when done, `result` holds the sweep document: one point per budget
+    (saved bytes, recompute FLOPs, peak, `non_monotonic`) with `analysis_id`/`share_url`, the
+    link of that budget's complete analysis."""
     job = refresh_sweep(service, service.job(sweep_id, "sweep"))
     body: dict[str, Any] = status_body(sweep_id, job).model_dump(mode="json")
     body["status_url"] = f"/api/sweeps/{sweep_id}"

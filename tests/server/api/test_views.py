@@ -157,6 +157,7 @@ def test_sweep_is_composed_of_cached_analyses(client: tuple[TestClient, Any]) ->
     assert body["status"] == "done", body
     assert [p["budget"] for p in body["result"]["points"]] == [1.0, 0.5]
     for point in body["result"]["points"]:  # every point opens as a plan at its budget
+        assert "analysis" not in point  # linked, not embedded
         opened = c.get(f"/api/analyses/{point['analysis_id']}").json()
         assert opened["settings"]["memory_budget"] == point["budget"]
         assert point["share_url"] == f"/a/{point['analysis_id']}"
