@@ -16,26 +16,14 @@ export function loadPlotly() {
   return plotlyPromise;
 }
 
-/** The node name a timeline point carries: customdata (string or first string of an array), else hover text. */
-export function pointNode(pt) {
-  const cd = pt.customdata;
-  const GRAPHS = ["forward", "backward", "joint"];
-  if (typeof cd === "string") return cd;
-  if (Array.isArray(cd)) { const s = cd.find((v) => typeof v === "string" && !GRAPHS.includes(v)); if (s) return s; }
-  if (cd && typeof cd === "object") return cd.node || cd.name || null;
-  return parseHover(pt).node;
+/** [graph, node] that ckpt_core.charts puts in the customdata of every timeline point. */
+function pointRef(pt) {
+  const cd = pt?.customdata;
+  return Array.isArray(cd) && cd.length === 2 ? { graph: cd[0], node: cd[1] } : { graph: null, node: null };
 }
 
-/** ckpt_core.charts writes the step's node into its hover text ("step 12 · forward<br>addmm_3 = …")
- *  and the peak's into the peak trace's hovertemplate ("peak at step 40 (backward)<br>mm_7<br>…"). */
-function parseHover(pt) {
-  const text = [pt.hovertext, pt.text, pt.data?.hovertemplate].filter((t) => typeof t === "string").join("\n");
-  let m = /step \d+ · (forward|backward|joint)<br>([^\s<=]+) =/.exec(text);
-  if (m) return { graph: m[1], node: m[2] };
-  m = /peak at step \d+ \((forward|backward|joint)\)<br>([^<\s]+)<br>/.exec(text);
-  if (m) return { graph: m[1], node: m[2] };
-  return { graph: null, node: null };
-}
+/** The node a timeline point belongs to (null when the figure does not say). */
+export function pointNode(pt) { return pointRef(pt).node; }
 
 /** The memory summary's entry for one region (`regions` keyed by "region", else by position). */
 export function regionMemory(memory, region) {
@@ -45,13 +33,7 @@ export function regionMemory(memory, region) {
 }
 
 /** The graph ("forward" / "backward") a timeline point belongs to, when the figure says. */
-export function pointGraph(pt) {
-  const cd = pt.customdata;
-  const GRAPHS = ["forward", "backward", "joint"];
-  if (Array.isArray(cd)) return cd.find((v) => GRAPHS.includes(v)) || null;
-  if (cd && typeof cd === "object") return cd.graph || null;
-  return parseHover(pt).graph;
-}
+export function pointGraph(pt) { return pointRef(pt).graph; }
 
 function titleCase(key) { return key.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()); }
 
@@ -146,7 +128,7 @@ export async function renderMemory(root, { id, doc, status, region, sweepId, onS
     const peakTrace = (figure.data || []).find((t) => /peak/i.test(t.name || ""));
     let peak = { node: null, graph: null };
     if (peakTrace) {
-      const pt = { customdata: peakTrace.customdata?.[0], hovertext: peakTrace.hovertext?.[0], text: peakTrace.text?.[0], data: peakTrace };
+      const pt = { customdata: peakTrace.customdata?.[0] };
       peak = { node: pointNode(pt), graph: pointGraph(pt) };
     }
     if (!peak.node) {
