@@ -248,7 +248,7 @@ class Sandbox:
                         return {k: m.get(k) for k in ("result", "error")}
         except _Limit as e:
             self.dispose()
-            raise SandboxError(str(e)) from e
+            raise ResultTooLarge(str(e)) from e
         except BaseException:
             self.dispose()
             raise
@@ -310,6 +310,10 @@ class Sandbox:
 
 class Cancelled(Exception):
     """The job was cancelled while it ran."""
+
+
+class ResultTooLarge(SandboxError):
+    """The sandbox sent more than the result cap allows."""
 
 
 class _Limit(Exception):

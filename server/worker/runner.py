@@ -13,7 +13,7 @@ from ckpt_core import validate_analysis
 from ckpt_core.errors import AnalysisError, CkptError, SandboxError
 
 from .pool import SandboxPool
-from .process import Cancelled
+from .process import Cancelled, ResultTooLarge
 from .state import JobState
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,15 @@ class JobRunner:
         def should_stop() -> bool:
             return self._stopping or state.cancel_requested(job_id)
 
+        budgets = spec.get("options", {}).get("sweep_budgets")
         try:
             reply = sandbox.run(job, on_event, should_stop, timeout, tick)
+        except ResultTooLarge as e:
+            if budgets is None:
+                raise
+            raise SandboxError(f"{e.message}: a sweep returns one complete analysis per "
+                               f"budget ({len(budgets)} here); sweep fewer budgets at a "
+                               "time") from e
         finally:
             self.pool.release()
         error, result = reply.get("error"), reply.get("result")
@@ -114,7 +121,6 @@ class JobRunner:
             return
         if not isinstance(result, dict):
             raise SandboxError("the sandbox returned neither a result nor an error")
-        budgets = spec.get("options", {}).get("sweep_budgets")
         check_result(result, None if budgets is None else [float(b) for b in budgets])
         state.append_event(job_id, "storing", "storing the analysis")
         state.finish(job_id, "done", result=result, message="done")

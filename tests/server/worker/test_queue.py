@@ -284,3 +284,27 @@ def test_sweep_results_are_checked_before_use(analyze_example: Any) -> None:
     for result, message in bad:
         with pytest.raises(SandboxError, match=message):
             check_result(result, [1.0, 0.5])
+
+
+def test_a_sweep_over_the_result_cap_says_to_sweep_fewer_budgets(tmp_path: Path) -> None:
+    import dataclasses
+
+    from server.worker import SandboxUnavailableError
+
+    from .conftest import TEST_LIMITS
+
+    # one MLP analysis (~0.1 MB) fits; three do not
+    limits = dataclasses.replace(TEST_LIMITS, result_bytes=250_000)
+    small = make_backend(None, tmp_path, limits=limits)
+    try:
+        small.start_embedded_consumer()
+    except SandboxUnavailableError as e:
+        small.close()
+        pytest.skip(f"no sandbox on this host: {e.message}")
+    try:
+        outcome = run_job(small, MLP, sweep_budgets=[1.0, 0.5, 0.0])
+        assert outcome.error is not None
+        assert "exceeded 250000 bytes" in outcome.error["message"]
+        assert "sweep fewer budgets" in outcome.error["message"]
+    finally:
+        small.close()
