@@ -44,4 +44,4 @@ COPY ckpt_core ckpt_core
 COPY server server
 RUN pip install -e . && chmod -R a+rX /opt/venv /app
 # root only to create sandboxes (cgroups, the switch to ckpt-sandbox); snippets never run as root
-CMD ["ckpt", "worker", "--queue", "redis://redis:6379/0", "--gpus", "0"]
+CMD ["ckpt", "worker", "--queue", "redis://redis:6379/0", "--gpus", "0", "--cpu-workers", "1"]

@@ -37,16 +37,23 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def consumers(args: argparse.Namespace) -> tuple[int, list[int]]:
+    """(CPU consumers, GPU indices) the arguments ask for: CPU jobs get `--cpu-workers`
+    consumers (default 1 without --gpus, else 0), CUDA jobs one per listed GPU."""
+    gpus = [int(g) for g in args.gpus.split(",") if g.strip()]
+    cpu_workers = args.cpu_workers if args.cpu_workers is not None else (0 if gpus else 1)
+    return cpu_workers, gpus
+
+
 def run(args: argparse.Namespace) -> int:
     from .worker import SandboxLimits, SandboxUnavailableError, make_backend
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
-        gpus = [int(g) for g in args.gpus.split(",") if g.strip()]
+        cpu_workers, gpus = consumers(args)
     except ValueError:
         print(f"ckpt worker: --gpus must list integers, got {args.gpus!r}", file=sys.stderr)
         return 2
-    cpu_workers = args.cpu_workers if args.cpu_workers is not None else (0 if gpus else 1)
     try:
         backend = make_backend(args.queue, Path(args.data_dir),
                                trusted_local=args.trusted_local, pool_size=args.pool_size,
