@@ -38,9 +38,6 @@ def run(args: argparse.Namespace) -> int:
         settings = replace(settings, data_dir=args.data_dir)
     if args.pool_size is not None:
         settings = replace(settings, pool_size=args.pool_size)
-    if args.host in ("127.0.0.1", "localhost", "::1"):
-        # only this machine's users can reach it: without a sandbox, still serve (with a warning)
-        settings = replace(settings, unsandboxed_fallback=True)
     app = create_app(settings)
     print(f"ckptscope: http://{args.host}:{args.port}  (data in {settings.data_dir.resolve()})",
           flush=True)

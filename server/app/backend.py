@@ -50,12 +50,8 @@ def _worker_backend(worker: Any, settings: ServerSettings) -> JobBackend:
     try:
         backend.start_embedded_consumer(cpu_workers=settings.pool_size, gpus=gpus)
     except SandboxError as e:
+        # never fall back to running snippets unsandboxed on our own: that takes CKPT_TRUSTED_LOCAL
         backend.close()
-        if not settings.unsandboxed_fallback:
-            raise RuntimeError(f"{e.message}\n(CKPT_TRUSTED_LOCAL=1 runs analyses without a "
-                               "sandbox: only for snippets you trust)") from e
-        log.warning("this host cannot sandbox analyses (%s); serving on a loopback address, so "
-                    "analyses run unsandboxed as the server's user", e.message)
-        backend = worker.make_backend(queue_url, settings.data_dir, trusted_local=True)
-        backend.start_embedded_consumer(cpu_workers=settings.pool_size, gpus=gpus)
+        raise RuntimeError(f"{e.message}\n(CKPT_TRUSTED_LOCAL=1 runs analyses without a "
+                           "sandbox: only for snippets you trust)") from e
     return cast(JobBackend, backend)

@@ -20,13 +20,40 @@ PRIVACY_HEADERS = [(b"referrer-policy", b"no-referrer"), (b"x-robots-tag", b"noi
                    (b"x-content-type-options", b"nosniff")]
 
 
-class LimitsMiddleware:
-    """Adds the privacy headers and refuses request bodies over `max_body_bytes` with 413
-    (the body is read here, up to the limit, and replayed to the app)."""
+#: methods that change something: a browser may send them cross-site without asking
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+
+def cross_site_write(scope: Scope, allowed_origins: frozenset[str]) -> str | None:
+    """Why a write comes from another site's page, or None. A page elsewhere can make the
+    visitor's browser POST a form (a snippet upload) to this server, e.g. one on 127.0.0.1;
+    browsers say where it came from (`Sec-Fetch-Site`, `Origin`). Clients that are not
+    browsers send neither and are not affected."""
+    if scope.get("method") not in WRITES:
+        return None
+    headers = dict(scope.get("headers", []))
+    if headers.get(b"sec-fetch-site", b"") == b"cross-site":
+        return "Sec-Fetch-Site: cross-site"
+    origin = headers.get(b"origin")
+    if origin is None:
+        return None
+    text = origin.decode("latin-1")
+    host = headers.get(b"host", b"").decode("latin-1")
+    if text in allowed_origins or text.partition("://")[2] == host:
+        return None
+    return f"Origin: {text[:200]}"
+
+
+class LimitsMiddleware:
+    """Adds the privacy headers; refuses writes that a browser sends from another site's page
+    with 403 (`allowed_origins`: other origins a UI may be served from), and request bodies
+    over `max_body_bytes` with 413 (the body is read here, up to the limit, and replayed)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int,
+                 allowed_origins: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.allowed_origins = allowed_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,6 +65,12 @@ class LimitsMiddleware:
                 message["headers"] = [*message.get("headers", []), *PRIVACY_HEADERS]
             await send(message)
 
+        why = cross_site_write(scope, self.allowed_origins)
+        if why is not None:
+            await self._refuse(send_with_headers, 403, "cross_site",
+                               f"refused a write sent by another site's page ({why}); call "
+                               "the API directly, or list that origin in CKPT_ALLOWED_ORIGINS")
+            return
         if scope.get("method") not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send_with_headers)
             return
@@ -72,10 +105,14 @@ class LimitsMiddleware:
         await self.app(scope, replay, send_with_headers)
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps({"code": "too_large", "line": None, "message":
+        await self._refuse(send, 413, "too_large",
                            f"request body over {self.max_body_bytes} bytes; a snippet may be "
-                           f"at most {self.max_body_bytes // 1024} KiB"}).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
+                           f"at most {self.max_body_bytes // 1024} KiB")
+
+    @staticmethod
+    async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+        body = json.dumps({"code": code, "line": None, "message": message}).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})

@@ -57,5 +57,6 @@ def create_app(settings: ServerSettings | None = None,
     for module in (analyses, graphs, memory, sweeps, diffs, examples, health, pages):
         app.include_router(module.router)
     app.add_middleware(FastPathMiddleware)
-    app.add_middleware(LimitsMiddleware, max_body_bytes=config.max_request_bytes)
+    app.add_middleware(LimitsMiddleware, max_body_bytes=config.max_request_bytes,
+                       allowed_origins=config.allowed_origins)
     return app

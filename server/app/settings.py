@@ -28,8 +28,9 @@ class ServerSettings:
       queue that `ckpt worker` hosts serve (`CKPT_QUEUE_URL`).
     - `gpus`: GPUs the embedded consumer runs CUDA jobs on (`CKPT_GPUS`, a count).
     - `trusted_local`: run analyses without a sandbox (`CKPT_TRUSTED_LOCAL=1`);
-      `unsandboxed_fallback`: do so, with a warning, when the host cannot sandbox (only ever
-      set for a loopback address).
+      without it, a host that cannot sandbox makes the server refuse to start.
+    - `allowed_origins`: pages from these origins may submit too (`CKPT_ALLOWED_ORIGINS`);
+      a browser write from any other site is refused (403).
     """
 
     data_dir: Path = Path("ckpt-data")
@@ -45,7 +46,9 @@ class ServerSettings:
     device: str = "cpu"
     gpus: int = 0
     trusted_local: bool = False
-    unsandboxed_fallback: bool = False
+    #: origins (scheme://host[:port]) other than the server's own whose pages may write
+    #: (`CKPT_ALLOWED_ORIGINS`, comma-separated): e.g. a UI served from another host
+    allowed_origins: frozenset[str] = frozenset()
     frontend_dir: Path = REPO_ROOT / "frontend"
     examples_dir: Path = REPO_ROOT / "examples"
     job_poll_s: float = 0.2
@@ -76,6 +79,8 @@ class ServerSettings:
             device=e.get("CKPT_DEVICE", _default_device()),
             gpus=int(e.get("CKPT_GPUS", "1" if _default_device() == "cuda" else "0")),
             trusted_local=e.get("CKPT_TRUSTED_LOCAL", "") in ("1", "true", "yes"),
+            allowed_origins=frozenset(o.strip().rstrip("/") for o in
+                                      e.get("CKPT_ALLOWED_ORIGINS", "").split(",") if o.strip()),
         )
         return replace(base, **overrides)  # type: ignore[arg-type]
 

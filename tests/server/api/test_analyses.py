@@ -289,3 +289,26 @@ def test_restart_with_a_backend_that_kept_the_job(make_client: ClientFactory,
         stages = [e["stage"] for e in c.get(sub["events_url"] + "?format=json").json()]
     assert len(backend.submitted) == 1
     assert stages[0] == "queued" and stages[-1] == "done" and len(stages) == len(set(stages))
+
+
+def test_writes_from_another_sites_page_are_refused(make_client: ClientFactory) -> None:
+    """A page elsewhere can make a visitor's browser POST a snippet to a local server; browsers
+    say where such a request comes from, and the server refuses it."""
+    with make_client(allowed_origins=frozenset({"https://ui.example"})) as (c, backend):
+        body = {"source": SNIPPET}
+        own = c.post("/api/analyses", json=body, headers={"origin": "http://testserver"})
+        assert own.status_code == 202, own.text
+        for headers in ({"origin": "https://evil.example"}, {"origin": "null"},
+                        {"sec-fetch-site": "cross-site"}):
+            r = c.post("/api/analyses", json=body, headers=headers)
+            assert r.status_code == 403 and r.json()["code"] == "cross_site", (headers, r.text)
+        form = c.post("/api/analyses", files={"file": ("m.py", SNIPPET.encode())},
+                      headers={"origin": "https://evil.example"})
+        assert form.status_code == 403
+        r = c.delete(f"/api/analyses/{own.json()['id']}", headers={
+            "origin": "https://evil.example", "X-Owner-Token": own.json()["owner_token"]})
+        assert r.status_code == 403
+        assert c.get(f"/api/analyses/{own.json()['id']}").status_code == 200  # reads are fine
+        listed = c.post("/api/analyses", json=body, headers={"origin": "https://ui.example"})
+        assert listed.status_code == 202  # an origin the operator allowed
+        assert len(backend.submitted) == 1  # nothing refused reached the backend
