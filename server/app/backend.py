@@ -16,22 +16,23 @@ log = logging.getLogger("ckpt.server")
 
 
 def make_backend(settings: ServerSettings) -> JobBackend:
-    """`auto`: `server.worker.make_backend` (its embedded Huey consumer and sandbox pool, or a
-    Redis queue served by `ckpt worker` hosts) when that module imports, else the trusted local
-    backend; `worker` / `local` force one; any other value is `module:factory`, called as
+    """`auto` / `worker`: `server.worker.make_backend` (its embedded Huey consumer and sandbox
+    pool, or a Redis queue served by `ckpt worker` hosts); `local`: the trusted local backend
+    (no sandbox: only ever when asked for); any other value is `module:factory`, called as
     `factory(settings)` (tests use this seam)."""
     choice = settings.backend
     if choice in ("auto", "worker"):
         try:
             worker: Any = importlib.import_module("server.worker")
         except ImportError as e:
-            if choice == "worker":
-                raise RuntimeError(f"the sandboxed worker is not available: {e}") from e
-            log.warning("sandboxed worker not available (%s); running analyses in trusted "
-                        "local processes without a sandbox", e)
-        else:
-            return _worker_backend(worker, settings)
-    if choice in ("auto", "local"):
+            # never run snippets unsandboxed unless asked to: that is CKPT_BACKEND=local
+            raise RuntimeError(f"the sandboxed worker is not available ({e}); reinstall with "
+                               "scripts/setup, or set CKPT_BACKEND=local to run analyses "
+                               "without a sandbox (trusted snippets only)") from e
+        return _worker_backend(worker, settings)
+    if choice == "local":
+        log.warning("CKPT_BACKEND=local: analyses run WITHOUT a sandbox, as the server's user; "
+                    "only for snippets you trust")
         return LocalBackend(pool_size=settings.pool_size)
     module_name, _, attr = choice.partition(":")
     if not attr:

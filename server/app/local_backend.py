@@ -1,7 +1,7 @@
 """A trusted in-process job backend: runs each analysis in a child Python process, no sandbox.
 
-Used only when the sandboxed worker (`server.worker`) is not installed, or when asked for with
-`CKPT_BACKEND=local`. State lives in memory: after a restart the API re-submits unfinished jobs.
+Used only when asked for with `CKPT_BACKEND=local` (trusted snippets on your own machine) and by
+tests. State lives in memory: after a restart the API re-submits unfinished jobs.
 """
 
 from __future__ import annotations
