@@ -13,9 +13,13 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "serve", help="run the web UI and API (with an embedded worker queue and store)",
         description="Serve the web UI and API on HOST:PORT. Analyses, the queue and the store "
-                    "live under --data-dir; no other service is needed. Environment: "
-                    "CKPT_DATABASE_URL, CKPT_BLOB_URL, CKPT_API_KEYS, CKPT_RATE_LIMIT, "
-                    "CKPT_BACKEND, CKPT_DEVICE.")
+                    "live under --data-dir; no other service is needed. Snippets run in "
+                    "bubblewrap sandboxes; a host that cannot build one makes this refuse to "
+                    "start, saying what to grant (CKPT_TRUSTED_LOCAL=1 runs trusted snippets "
+                    "without a sandbox). Environment: CKPT_DATABASE_URL, CKPT_BLOB_URL, "
+                    "CKPT_QUEUE_URL, CKPT_API_KEYS, CKPT_RATE_LIMIT, CKPT_ALLOWED_ORIGINS, "
+                    "CKPT_BACKEND, CKPT_DEVICE, CKPT_GPUS, CKPT_POOL_SIZE, CKPT_TRUSTED_LOCAL "
+                    "(see the README).")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--data-dir", type=Path, default=None,
