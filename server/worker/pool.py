@@ -93,11 +93,14 @@ class SandboxPool:
                 finally:
                     with self._cond:
                         self._waiters -= 1
-            self._wanted.release()  # its replacement is warmed once no job runs
             if sandbox.alive():
                 with self._cond:
                     self._busy += 1
+                # its replacement is warmed once no job runs: counted busy first, so the
+                # refill thread cannot start warming beside this job
+                self._wanted.release()
                 return sandbox
+            self._wanted.release()
             sandbox.dispose()  # it died while waiting (e.g. the host reaped it)
         why = f": {self.last_error}" if self.last_error else ""
         raise SandboxError(f"no sandbox became ready within {timeout:g} s{why}")
