@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,6 +47,8 @@ class WorkerBackend:
         self.isolation: dict[str, dict[str, str]] = {}
         self._work_root: Path | None = None
         self._lost_checked: dict[str, float] = {}
+        self._outcome_lock = threading.Lock()
+        self._outcomes: dict[str, JobOutcome] = {}  # the last few read, oldest first
 
     # -- JobBackend -----------------------------------------------------------------------------
 
@@ -58,11 +61,21 @@ class WorkerBackend:
         return self.state.events(job_id, after)
 
     def outcome(self, job_id: str) -> JobOutcome | None:
-        self._fail_if_stale(job_id)
-        return self.state.outcome(job_id)
+        # An outcome never changes once written, and a document can be megabytes of JSON that
+        # several readers (the job watcher, each SSE stream) ask for at once: parse it once.
+        with self._outcome_lock:
+            found = self._outcomes.get(job_id)
+            if found is None:
+                self._fail_if_stale(job_id)
+                found = self.state.outcome(job_id)
+                if found is not None:
+                    self._outcomes[job_id] = found
+                    while len(self._outcomes) > OUTCOMES_KEPT:
+                        del self._outcomes[next(iter(self._outcomes))]
+            return found
 
     def cancel(self, job_id: str) -> bool:
-        if self.state.outcome(job_id) is not None:
+        if self.state.has_outcome(job_id):
             return False
         if self.state.claim(job_id, CANCELLED_CLAIM):
             # no worker had taken it: it never runs (a worker that dequeues it skips it)
@@ -134,7 +147,7 @@ class WorkerBackend:
         if owner is None:
             self._fail_if_lost(job_id)
             return
-        if owner == CANCELLED_CLAIM or self.state.outcome(job_id) is not None:
+        if owner == CANCELLED_CLAIM or self.state.has_outcome(job_id):
             return
         beat = self.state.last_heartbeat(job_id)
         if beat is None or time.time() - beat <= self.stale_after_s:
@@ -163,6 +176,8 @@ class WorkerBackend:
         self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
 
 
+#: finished outcomes kept parsed for readers that ask again
+OUTCOMES_KEPT = 4
 #: how often a long-unclaimed job's presence in the queue is checked
 LOST_CHECK_INTERVAL_S = 5.0
 #: the claim a lost job gets, so that a worker that still finds it skips it

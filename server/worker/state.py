@@ -114,6 +114,10 @@ class JobState:
         """Record the one outcome; False if the job already had one."""
         return self._put_if_empty(self._key(job_id, "out"), {"result": result, "error": error})
 
+    def has_outcome(self, job_id: str) -> bool:
+        """Whether the job has finished, without parsing its (possibly large) outcome."""
+        return self.storage.peek_data(self._key(job_id, "out")) is not EmptyData
+
     def outcome(self, job_id: str) -> JobOutcome | None:
         doc = self._get(self._key(job_id, "out"))
         if doc is None:

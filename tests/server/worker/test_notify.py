@@ -56,3 +56,28 @@ def test_job_state_listeners_hear_each_event_and_find_the_outcome_first(tmp_path
     assert state.finish("j", "done", result={"x": 1})
     assert heard == [("j", False), ("j", True)]
     assert [e.stage for e in state.events("j")] == ["queued", "done"]
+
+
+def test_an_outcome_is_parsed_once_for_all_its_readers(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.worker import make_backend
+
+    backend = make_backend(None, tmp_path)
+    assert not backend.state.has_outcome("j") and backend.outcome("j") is None
+    backend.state.append_event("j", "queued")
+    backend.state.finish("j", "done", result={"big": list(range(1000))})
+    assert backend.state.has_outcome("j")
+    parses = []
+    real = backend.state.outcome
+    monkeypatch.setattr(backend.state, "outcome", lambda job_id: parses.append(job_id)
+                        or real(job_id))
+    readers = [threading.Thread(target=backend.outcome, args=("j",)) for _ in range(4)]
+    for r in readers:
+        r.start()
+    for r in readers:
+        r.join(10)
+    first = backend.outcome("j")
+    assert first is not None and first.result == {"big": list(range(1000))}
+    assert parses == ["j"]
+    assert not backend.cancel("j")  # a finished job cannot be cancelled
+    backend.close()
