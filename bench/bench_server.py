@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,33 +21,12 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import start_server
+
 REPO = Path(__file__).resolve().parent.parent
 GPT = (REPO / "examples" / "gpt_sac.py").read_text()
 GPT48 = GPT.replace("model = GPT()", "model = GPT(layers=48)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_server(data_dir: Path, backend: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "CKPT_BACKEND": backend, "CKPT_RATE_LIMIT": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
-                             "--data-dir", str(data_dir), "--log-level", "warning"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 def analyse(http: httpx.Client, source: str, name: str) -> tuple[str, float]:

@@ -36,7 +36,7 @@ def through_server(snippet: Path, repeat: int) -> tuple[list[float], list[float]
     import httpx
 
     sys.path.insert(0, str(REPO / "bench"))
-    from bench_worker import start_server
+    from _timing import start_server
 
     def warm(http: httpx.Client) -> None:
         while "1 of 1 warm" not in http.get("/readyz").json()["checks"].get(

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +41,9 @@ sys.path.insert(0, str(REPO))
 
 from server.jobs import JobSpec  # noqa: E402
 from server.worker import make_backend  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+from _timing import start_server  # noqa: E402
 
 DEFAULT_SNIPPETS = ["examples/mlp_checkpoint.py", "examples/two_regions.py",
                     "examples/gpt_sac.py"]
@@ -102,27 +103,6 @@ class Worker:
             raise SystemExit(f"{path.name}: the worker failed: {outcome.error}")
         timings = outcome.result["timings_s"]
         return took, timings.get("load_s", 0.0) + timings["capture_s"] + timings["classify_s"]
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir",
-         str(data_dir), "--log-level", "warning"], cwd=REPO,
-        env={**os.environ, "CKPT_RATE_LIMIT": "0"}, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("ckpt serve did not start")
 
 
 def server_warm(http: Any) -> None:
