@@ -239,7 +239,6 @@ class AnalysisService:
             self._active[sweep.id] = 0
         self.backend.submit(self._carrier_spec(sweep, carried))
 
-
     def _spec(self, job: JobRecord) -> JobSpec:
         return JobSpec(job_id=job.id, source=job.source, settings=job.settings,
                        snippet_name=job.snippet_name, device=job.device, options=job.options)

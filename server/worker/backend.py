@@ -176,8 +176,9 @@ class WorkerBackend:
         self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
 
 
-#: finished outcomes kept parsed for readers that ask again
-OUTCOMES_KEPT = 4
+#: finished outcomes kept parsed for readers that ask again (the watcher and the job's SSE
+#: streams ask within milliseconds; a parsed GPT document is tens of MB, so keep few)
+OUTCOMES_KEPT = 2
 #: how often a long-unclaimed job's presence in the queue is checked
 LOST_CHECK_INTERVAL_S = 5.0
 #: the claim a lost job gets, so that a worker that still finds it skips it
