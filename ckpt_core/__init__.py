@@ -36,7 +36,18 @@ from .errors import (
     SnippetRuntimeError,
     SnippetSyntaxError,
 )
-from .ir import SCHEMA_VERSION, Analysis, Graph, GraphBreak, Node, Region, SavedValue
+from .ir import (
+    HAZARD_KINDS,
+    SCHEMA_VERSION,
+    Analysis,
+    Graph,
+    GraphBreak,
+    Hazard,
+    Node,
+    NodeRef,
+    Region,
+    SavedValue,
+)
 from .memory import (
     memory_summary,
     memory_timeline,
@@ -52,6 +63,7 @@ from .sweep import SweepResult, sweep
 from .validate import validate_analysis
 
 __all__ = [
+    "HAZARD_KINDS",
     "SCHEMA_VERSION",
     "Analysis",
     "AnalysisError",
@@ -62,7 +74,9 @@ __all__ = [
     "GraphBreak",
     "GraphBreakError",
     "GraphDiff",
+    "Hazard",
     "Node",
+    "NodeRef",
     "Region",
     "SandboxError",
     "SavedValue",

@@ -300,13 +300,89 @@ class GraphBreak:
         return cls(reason=d["reason"], line=d.get("line"), code=d.get("code"))
 
 
+HazardKind = Literal[
+    "torch_compile_fails",
+    "rng_recomputed",
+    "checkpoint_overridden_by_budget",
+    "graph_break_in_checkpoint",
+    "saved_view_keeps_large_base",
+    "recompute_working_set",
+    "unsupported_torch_version",
+]
+#: Every hazard kind, in the order reports list them.
+HAZARD_KINDS: tuple[HazardKind, ...] = (
+    "torch_compile_fails",
+    "rng_recomputed",
+    "checkpoint_overridden_by_budget",
+    "graph_break_in_checkpoint",
+    "saved_view_keeps_large_base",
+    "recompute_working_set",
+    "unsupported_torch_version",
+)
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """A node named across the document: its `region` index, `graph` kind and FX `name`."""
+
+    region: int
+    graph: GraphKind
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "graph": self.graph, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NodeRef:
+        return cls(region=int(d["region"]), graph=d["graph"], name=str(d["name"]))
+
+
+@dataclass(frozen=True)
+class Hazard:
+    """Something about this plan a user must know before acting on it.
+
+    - `kind`: one of `HAZARD_KINDS` (stable, for filtering and tests).
+    - `message`: one sentence for people, saying what happens and why.
+    - `nodes`: the nodes it concerns (may be empty when it concerns the whole program).
+    - `severity`: `error` (torch.compile will fail / the plan is not usable as is), `warning`
+      (the plan works but costs more than it seems) or `info`.
+    - `details`: longer text (torch's own message, a stack frame) kept out of the headline.
+    """
+
+    kind: HazardKind
+    message: str
+    nodes: tuple[NodeRef, ...] = ()
+    severity: Literal["error", "warning", "info"] = "warning"
+    details: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "nodes": [n.to_dict() for n in self.nodes],
+            "severity": self.severity,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Hazard:
+        return cls(
+            kind=d["kind"],
+            message=d["message"],
+            nodes=tuple(NodeRef.from_dict(n) for n in d.get("nodes", ())),
+            severity=d.get("severity", "warning"),
+            details=d.get("details"),
+        )
+
+
 @dataclass(frozen=True)
 class Analysis:
     """One complete analysis of one snippet under one `Settings`.
 
     Carries everything needed to reproduce it (`settings`, `torch_version`, `device`,
     `snippet_sha256`) so a shared result stays meaningful. `summary` totals the regions'
-    summaries; `timings_s` gives seconds per stage.
+    summaries; `timings_s` gives seconds per stage. `hazards` lists what a user must know before
+    acting on the plan (see `Hazard`).
     """
 
     ckptscope_version: str
@@ -321,6 +397,7 @@ class Analysis:
     summary: dict[str, Any]
     timings_s: dict[str, float]
     schema_version: int = SCHEMA_VERSION
+    hazards: tuple[Hazard, ...] = ()
     extras: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -337,6 +414,7 @@ class Analysis:
             "graph_breaks": [b.to_dict() for b in self.graph_breaks],
             "summary": self.summary,
             "timings_s": dict(self.timings_s),
+            "hazards": [h.to_dict() for h in self.hazards],
         }
         out.update(self.extras)
         return out
@@ -357,11 +435,18 @@ class Analysis:
             graph_breaks=tuple(GraphBreak.from_dict(b) for b in d["graph_breaks"]),
             summary=dict(d["summary"]),
             timings_s=dict(d["timings_s"]),
+            hazards=tuple(Hazard.from_dict(h) for h in d.get("hazards", ())),
             extras={k: v for k, v in d.items() if k not in known},
         )
 
     def with_extras(self, **extras: Any) -> Analysis:
         return replace(self, extras={**self.extras, **extras})
+
+    def with_hazards(self, *hazards: Hazard) -> Analysis:
+        """This analysis with `hazards` appended (duplicates of kind+message are dropped)."""
+        seen = {(h.kind, h.message) for h in self.hazards}
+        new = tuple(h for h in hazards if (h.kind, h.message) not in seen)
+        return replace(self, hazards=self.hazards + new)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 `validate_analysis(doc)` checks the JSON Schema (`schema/analysis.schema.json`) and then the
 invariants the schema cannot express: unique node names, edges to existing earlier nodes
-(topological order), and saved set = forward extra outputs = backward non-tangent inputs.
+(topological order), saved set = forward extra outputs = backward non-tangent inputs, and
+hazards that name existing nodes.
 """
 
 from __future__ import annotations
@@ -104,7 +105,21 @@ def validate_invariants(doc: dict[str, Any]) -> None:
             )
 
 
+def validate_hazards(doc: dict[str, Any]) -> None:
+    """Every node a hazard names exists in the graph it names."""
+    regions = {r["index"]: r for r in doc["regions"]}
+    for hazard in doc.get("hazards", ()):
+        for ref in hazard["nodes"]:
+            graph = regions.get(ref["region"], {}).get("graphs", {}).get(ref["graph"])
+            if graph is None or not any(n["name"] == ref["name"] for n in graph["nodes"]):
+                raise AnalysisError(
+                    f"hazard {hazard['kind']}: names {ref['name']!r} in region {ref['region']} "
+                    f"{ref['graph']}, which does not exist"
+                )
+
+
 def validate_analysis(doc: dict[str, Any]) -> None:
     """Raise `AnalysisError` naming the first problem; return None when the document is sound."""
     validate_schema(doc)
     validate_invariants(doc)
+    validate_hazards(doc)
