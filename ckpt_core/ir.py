@@ -445,8 +445,12 @@ class Analysis:
     def with_hazards(self, *hazards: Hazard) -> Analysis:
         """This analysis with `hazards` appended (duplicates of kind+message are dropped)."""
         seen = {(h.kind, h.message) for h in self.hazards}
-        new = tuple(h for h in hazards if (h.kind, h.message) not in seen)
-        return replace(self, hazards=self.hazards + new)
+        new: list[Hazard] = []
+        for h in hazards:
+            if (h.kind, h.message) not in seen:
+                seen.add((h.kind, h.message))
+                new.append(h)
+        return replace(self, hazards=self.hazards + tuple(new))
 
 
 @dataclass(frozen=True)

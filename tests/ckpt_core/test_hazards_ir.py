@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ckpt_core import AnalysisError, Hazard, NodeRef
-from ckpt_core.ir import HAZARD_KINDS, Analysis, Graph, Node, Region
+from ckpt_core.ir import HAZARD_KINDS, Analysis, Graph, Node, Region, RegionSummary
 from ckpt_core.validate import validate_analysis
 
 
@@ -17,7 +17,8 @@ def _analysis(*hazards: Hazard) -> Analysis:
         settings={"decompositions": "inductor", "partitioner": "min_cut", "memory_budget": 1.0,
                   "budget_solver": "dp", "fullgraph": False, "device": "cpu"},
         snippet_sha256="0" * 64, snippet_name="s.py", snippet_source="",
-        regions=(Region(index=0, graphs={"forward": fwd}, saved=(), num_user_outputs=1),),
+        regions=(Region(index=0, graphs={"forward": fwd}, saved=(), num_user_outputs=1,
+                        summary=RegionSummary({}, 0, 0, 0, 0, 0, 0, 0)),),
         graph_breaks=(), summary={"region_count": 1, "graph_break_count": 0, "saved_count": 0,
                                   "recomputed_count": 0, "saved_activation_count": 0,
                                   "saved_activation_bytes": 0, "recompute_flops": 0,
