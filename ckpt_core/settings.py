@@ -56,6 +56,18 @@ HELP: dict[str, str] = {
 }
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A value for an error message: a huge number or string from a request is abbreviated
+    (`repr` of an int over 4,300 digits even raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"a {value.bit_length() * 3 // 10}-digit integer"
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 @dataclass(frozen=True)
 class Settings:
     """How one analysis compiles the snippet. Defaults are what plain `torch.compile` does.
@@ -80,20 +92,20 @@ class Settings:
             value = getattr(self, name)
             if value not in choices:
                 raise SettingsError(
-                    f"settings.{name}: {value!r} is not one of {', '.join(map(repr, choices))}"
+                    f"settings.{name}: {shown(value)} is not one of {', '.join(map(repr, choices))}"
                 )
         budget = self.memory_budget
         if isinstance(budget, bool) or not isinstance(budget, int | float):
             raise SettingsError(
-                f"settings.memory_budget: expected a number in [0, 1], got {budget!r}"
+                f"settings.memory_budget: expected a number in [0, 1], got {shown(budget)}"
             )
-        if not math.isfinite(budget) or not 0.0 <= budget <= 1.0:
-            raise SettingsError(f"settings.memory_budget: {budget!r} is outside [0, 1]")
+        if not 0.0 <= budget <= 1.0 or not math.isfinite(budget):
+            raise SettingsError(f"settings.memory_budget: {shown(budget)} is outside [0, 1]")
         object.__setattr__(self, "memory_budget", float(budget))
         for name in (*BAN_RECOMPUTE_FLAGS, "fullgraph"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(
-                    f"settings.{name}: expected true or false, got {getattr(self, name)!r}"
+                    f"settings.{name}: expected true or false, got {shown(getattr(self, name))}"
                 )
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +119,7 @@ class Settings:
         unknown = sorted(set(data) - known)
         if unknown:
             raise SettingsError(
-                f"settings: unknown field(s) {', '.join(unknown)}; "
+                f"settings: unknown field(s) {', '.join(shown(k) for k in unknown[:5])}; "
                 f"known: {', '.join(sorted(known))}"
             )
         return cls(**data)

@@ -34,12 +34,38 @@ def snippet_sha256(source: str) -> str:
 
 def check_source(source: str, filename: str = "snippet.py") -> ast.Module:
     """Parse and check the snippet; raise `SnippetError` subclasses naming the line."""
+    _check_encodable(source)
     if len(source.encode("utf-8")) > MAX_SNIPPET_BYTES:
         raise SnippetContractError(
             f"snippet is {len(source.encode('utf-8'))} bytes; the limit is {MAX_SNIPPET_BYTES}"
         )
     try:
-        tree = ast.parse(source, filename=filename)
+        tree = _parse(source, filename)
+        _Forbidden().visit(tree)
+    except (RecursionError, MemoryError) as e:
+        # CPython's parser and any recursive walk give up on ~1,000-deep expressions (long
+        # attribute chains, thousands of unary minuses): a limit of the checker, not a crash
+        raise SnippetSyntaxError(
+            "the snippet is nested too deeply to check (an expression, call or attribute chain "
+            "hundreds of levels deep); split it into statements") from e
+    _check_definitions(tree)
+    return tree
+
+
+def _check_encodable(source: str) -> None:
+    """A JSON string may carry a lone UTF-16 surrogate, which no Python file can hold."""
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as e:
+        line = source.count("\n", 0, e.start) + 1
+        raise SnippetSyntaxError(
+            f"line {line}: the snippet contains a lone UTF-16 surrogate "
+            f"(U+{ord(source[e.start]):04X}), which is not valid text", line=line) from e
+
+
+def _parse(source: str, filename: str) -> ast.Module:
+    try:
+        return ast.parse(source, filename=filename)
     except SyntaxError as e:
         line, col = e.lineno, e.offset
         where = f"line {line}, column {col}" if line else "unknown position"
@@ -48,9 +74,6 @@ def check_source(source: str, filename: str = "snippet.py") -> ast.Module:
         ) from e
     except ValueError as e:  # e.g. null bytes
         raise SnippetSyntaxError(f"snippet cannot be parsed: {e}") from e
-    _Forbidden().visit(tree)
-    _check_definitions(tree)
-    return tree
 
 
 def _dotted(node: ast.AST) -> str | None:

@@ -6,6 +6,7 @@ means a server bug, and its body never carries internals.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -34,6 +35,14 @@ CORE_STATUS: tuple[tuple[type[CkptError], int], ...] = (
     (AnalysisError, 500),
     (CkptError, 422),
 )
+
+
+class ErrorResponse(JSONResponse):
+    """An error body as ASCII JSON: a message may quote request text, and a lone UTF-16
+    surrogate in it must not turn a 4xx into a failure to encode the answer."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 class ApiError(Exception):
@@ -84,29 +93,29 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+        return ErrorResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(CkptError)
     async def _core(_: Request, exc: CkptError) -> JSONResponse:
         status = core_status(exc)
         if status >= 500:
             log.error("core error while serving a request: %s", exc.message)
-        return JSONResponse(error_body(exc.code, exc.message, exc.line, type(exc).__name__),
+        return ErrorResponse(error_body(exc.code, exc.message, exc.line, type(exc).__name__),
                             status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("invalid_request", validation_message(list(exc.errors()))),
+        return ErrorResponse(error_body("invalid_request", validation_message(list(exc.errors()))),
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-        return JSONResponse(error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
+        return ErrorResponse(error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
                             status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
-        return JSONResponse(error_body("internal_error", "the server failed; this is a bug"),
+        return ErrorResponse(error_body("internal_error", "the server failed; this is a bug"),
                             status_code=500)

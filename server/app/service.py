@@ -260,7 +260,7 @@ class AnalysisService:
                link: bool = True, queue: bool = True) -> Submission:
         """Check the snippet and settings, then answer from the cache or queue a job.
         `queue=False`: a new analysis job is only recorded (a sweep's job will compute it)."""
-        size_bytes = len(source.encode("utf-8"))
+        size_bytes = len(source.encode("utf-8", "surrogatepass"))
         if size_bytes > self.settings.max_snippet_bytes:
             raise ApiError(413, "too_large", f"source: the snippet is {size_bytes} bytes; the "
                            f"limit is {self.settings.max_snippet_bytes // 1024} KiB")

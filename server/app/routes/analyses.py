@@ -95,6 +95,9 @@ async def parse_submission(request: Request, model: type[AnalysisRequest]) -> An
             raise ApiError(422, "invalid_request", f"request body is not JSON: {e}") from e
         except RecursionError as e:
             raise ApiError(422, "invalid_request", "request body is nested too deeply") from e
+        except ValueError as e:  # Python refuses integers over 4,300 digits
+            raise ApiError(422, "invalid_request", "request body: a number has more than "
+                           "4300 digits") from e
     else:
         raise ApiError(415, "unsupported_media_type",
                        "send application/json or multipart/form-data (a `file` field)")
@@ -128,7 +131,7 @@ async def _form_fields(request: Request) -> dict[str, Any]:
             continue
         try:
             data[field] = json.loads(value) if value.strip() else None
-        except json.JSONDecodeError as e:
+        except (ValueError, RecursionError) as e:  # not JSON, nested or a number too long
             raise ApiError(422, "invalid_request", f"{field}: not valid JSON: {e}") from e
     if data.get("settings") is None:
         data.pop("settings", None)
