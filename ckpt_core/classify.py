@@ -13,12 +13,20 @@ The rules follow how torch's partitioner builds its outputs:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from .ir import Graph, Node, RawRegion, Region, RegionSummary, SavedKind, SavedValue
+from .why import RNG_SAVERS as _RNG_SAVERS
+from .why import (
+    explain,
+    explain_backward,
+    explain_output,
+    explain_placeholder,
+    saved_through_view,
+)
 
-_RNG_SAVERS = ("higher_order.run_and_save_rng_state", "higher_order.graphsafe_run_with_rng_state")
+__all__ = ["classify", "explain", "renumber_ac_regions", "storage_root", "total_summary"]
 _RNG_REPLAYERS = ("higher_order.run_with_rng_state", "higher_order.graphsafe_run_with_rng_state")
 #: inductor's decomposition of random ops draws from a seeds tensor that it saves for replay
 _RNG_SEED_OPS = ("prims.inductor_seeds.default",)
@@ -84,7 +92,12 @@ def classify(raw: RawRegion) -> Region:
         n.name for n in forward.nodes if n.op == "placeholder" and n.param
     }
     if backward is None or joint is None:
-        fw = _mark(forward, lambda n: _placeholder_status(n, params) or "forward_only")
+        ctx = _WhyContext(saved_kinds={}, via_view={}, fw_nodes={},
+                          memory_budget=raw.memory_budget,
+                          num_user_outputs=raw.num_user_outputs, saved_count=0, saved_from={},
+                          saved_kind_bw={})
+        fw = _mark(forward, lambda n: _placeholder_status(n, params) or "forward_only",
+                   why=_inference_why(ctx))
         return _finish(raw, {"forward": fw}, (), set())
 
     fw_nodes = forward.by_name()
@@ -150,58 +163,37 @@ def classify(raw: RawRegion) -> Region:
         return "recomputed" if n.name in recomputes else "unused"
 
     bw_names = {n.name for n in backward.nodes}
-    saved_kinds = {s.forward_node: s.kind for s in saved}
-    fw = _mark(forward, lambda n: _placeholder_status(n, params) or fw_status(n), joint_nodes,
-               explain_with=saved_kinds, memory_budget=raw.memory_budget)
+    saved_kinds: dict[str, str] = {s.forward_node: s.kind for s in saved}
+    # A base whose view is saved stays in memory for backward: it is saved through the view.
+    via_view: dict[str, str] = {}
+    for s in saved:
+        base = fw_nodes.get(s.storage_of or "")
+        if (s.kind == "view" and base is not None and base.op == "call_function"
+                and base.name not in saved_names and base.name not in recomputed_fw):
+            via_view.setdefault(base.name, s.forward_node)
+    ctx = _WhyContext(saved_kinds=saved_kinds, via_view=via_view, fw_nodes=fw_nodes,
+                      memory_budget=raw.memory_budget, num_user_outputs=raw.num_user_outputs,
+                      saved_count=len(saved),
+                      saved_from={s.backward_node: s.forward_node for s in saved},
+                      saved_kind_bw={s.backward_node: s.kind for s in saved})
+
+    def fw_status_all(n: Node) -> str:
+        return _placeholder_status(n, params) or (
+            "saved" if n.name in via_view else fw_status(n))
+
+    def jt_status_all(n: Node) -> str:
+        status = joint_status(n)
+        return "saved" if n.name in via_view and status == "forward_only" else status
+
+    fw = _mark(forward, fw_status_all, joint_nodes, why=ctx.forward_why("forward"))
     bw = _mark(backward, bw_status, joint_nodes, recompute_of={
-        **{name: name for name in recomputes}, **replay_of})
-    jt = _mark(joint, joint_status, explain_with=saved_kinds, memory_budget=raw.memory_budget)
+        **{name: name for name in recomputes}, **replay_of}, why=ctx.backward_why)
+    jt = _mark(joint, jt_status_all, why=ctx.forward_why("joint"))
     why_of = {n.name: n.why for n in (*fw.nodes, *jt.nodes) if n.status == "recomputed"}
     bw = Graph(kind="backward", nodes=tuple(
-        replace(n, why=why_of.get(n.recompute_of or "") or (
-            "recomputes a forward op in backward")) if n.status == "recompute" else n
-        for n in bw.nodes))
+        replace(n, why=why_of.get(n.recompute_of or "") or n.why) if n.status == "recompute"
+        else n for n in bw.nodes))
     return _finish(raw, {"joint": jt, "forward": fw, "backward": bw}, tuple(saved), recomputes)
-
-
-_RECOMPUTE_POLICIES = ("MUST_RECOMPUTE", "PREFER_RECOMPUTE")
-_SAVE_POLICIES = ("MUST_SAVE", "PREFER_SAVE")
-
-
-def explain(node: Node, status: str, saved_kind: str | None = None,
-            memory_budget: float = 1.0) -> str | None:
-    """One sentence saying why a forward node is saved, recomputed or forward-only.
-
-    Derived from the node's requested and effective policies and the min-cut partitioner's own
-    constraints (`partitioner_reasons`); nothing here second-guesses torch's decision.
-    """
-    requested, policy = node.requested_policy, node.policy
-    cannot_recompute = [r.removeprefix("cannot recompute: ") for r in node.partitioner_reasons
-                        if r.startswith("cannot recompute")]
-    if status == "saved":
-        if saved_kind == "rng_state":
-            return "saved: RNG state, so the recompute in backward replays the same random numbers"
-        if requested in _RECOMPUTE_POLICIES and policy == "MUST_SAVE":
-            return (f"saved: it ends a checkpoint region and feeds the next one, so the "
-                    f"partitioner turned the requested {requested} into MUST_SAVE")
-        if requested in _SAVE_POLICIES:
-            return f"saved: the checkpoint policy marked it {requested}"
-        if cannot_recompute:
-            return f"saved: the partitioner may not recompute it ({', '.join(cannot_recompute)})"
-        return ("saved: backward needs it, and the min-cut found saving it cheaper than "
-                "recomputing it")
-    if status == "recomputed":
-        if node.target in _RNG_SAVERS:
-            return ("recomputed in backward: the random op is replayed from its saved RNG state "
-                    "(functionalised RNG)")
-        if policy in _RECOMPUTE_POLICIES:
-            return f"recomputed in backward: the checkpoint policy marked it {policy}"
-        budget = f" under memory_budget={memory_budget:g}" if memory_budget < 1.0 else ""
-        return ("recomputed in backward: no checkpoint asked for it; the min-cut partitioner "
-                f"chose recomputing it over saving it{budget}")
-    if status == "forward_only":
-        return "forward only: the backward neither reads it nor recomputes it"
-    return None
 
 
 def _is_forward_op(name: str, joint_nodes: dict[str, Node]) -> bool:
@@ -219,30 +211,77 @@ def _placeholder_status(n: Node, params: frozenset[str] | set[str]) -> str | Non
     return "parameter" if n.name in params or n.param else "input"
 
 
+class _WhyContext:
+    """What the sentences of one region need to know beyond the node itself."""
+
+    def __init__(self, *, saved_kinds: dict[str, str], via_view: dict[str, str],
+                 fw_nodes: dict[str, Node], memory_budget: float, num_user_outputs: int,
+                 saved_count: int, saved_from: dict[str, str],
+                 saved_kind_bw: dict[str, str]) -> None:
+        self.saved_kinds = saved_kinds
+        self.via_view = via_view
+        self.fw_nodes = fw_nodes
+        self.memory_budget = memory_budget
+        self.num_user_outputs = num_user_outputs
+        self.saved_count = saved_count
+        self.saved_from = saved_from
+        self.saved_kind_bw = saved_kind_bw
+
+    def forward_why(self, graph: str) -> Callable[[Node, str], str | None]:
+        def why(n: Node, status: str) -> str | None:
+            if n.op == "output":
+                return explain_output(graph, self.num_user_outputs, self.saved_count)
+            if n.op == "placeholder":
+                return explain_placeholder(n, status, graph)
+            if status == "gradient":
+                return explain_backward(n, status)
+            view = self.via_view.get(n.name)
+            if view is not None:
+                target = self.fw_nodes[view].target if view in self.fw_nodes else "view"
+                return saved_through_view(view, target.removeprefix("aten.").split(".")[0])
+            return explain(n, status, self.saved_kinds.get(n.name), self.memory_budget)
+        return why
+
+    def backward_why(self, n: Node, status: str) -> str | None:
+        if n.op == "placeholder":
+            return explain_placeholder(n, status, "backward", self.saved_from.get(n.name),
+                                       self.saved_kind_bw.get(n.name))
+        return explain_backward(n, status)
+
+
+def _inference_why(ctx: _WhyContext) -> Callable[[Node, str], str | None]:
+    forward = ctx.forward_why("forward")
+
+    def why(n: Node, status: str) -> str | None:
+        if n.op == "output":
+            return "output: the region's outputs (inference only: nothing here needs grad)"
+        if status == "forward_only":
+            return "forward only: nothing in this region requires grad, so there is no backward"
+        return forward(n, status)
+    return why
+
+
 def _mark(
     graph: Graph,
-    status_of: object,
+    status_of: Callable[[Node], str],
     joint_nodes: dict[str, Node] | None = None,
     *,
     recompute_of: dict[str, str] | None = None,
-    explain_with: dict[str, SavedKind] | None = None,
-    memory_budget: float = 1.0,
+    why: Callable[[Node, str], str | None] | None = None,
 ) -> Graph:
-    """New graph with statuses; forward/backward nodes take the joint's requested policy."""
-    assert callable(status_of)
+    """New graph with statuses and sentences; forward/backward nodes take the joint's
+    requested policy."""
     nodes = []
     for n in graph.nodes:
-        changes: dict[str, object] = {"status": status_of(n)}
+        status = status_of(n)
+        node = replace(n, status=status)
         if joint_nodes is not None and n.name in joint_nodes:
-            changes["requested_policy"] = joint_nodes[n.name].requested_policy
+            node = replace(node, requested_policy=joint_nodes[n.name].requested_policy)
         if recompute_of is not None and n.name in recompute_of:
-            changes["recompute_of"] = recompute_of[n.name]
-        if explain_with is not None and n.op not in ("placeholder", "output"):
-            node = replace(n, requested_policy=changes.get("requested_policy",
-                                                           n.requested_policy))  # type: ignore[arg-type]
-            changes["why"] = explain(node, str(changes["status"]), explain_with.get(n.name),
-                                     memory_budget)
-        nodes.append(replace(n, **changes))  # type: ignore[arg-type]
+            node = replace(node, recompute_of=recompute_of[n.name])
+        if why is not None:
+            node = replace(node, why=why(node, status))
+        nodes.append(node)
     return Graph(kind=graph.kind, nodes=tuple(nodes))
 
 

@@ -89,6 +89,7 @@ class Recorder:
             inference_compiler=lambda g, i: self._inner_compile(g, i, is_inference=True),
             partition_fn=self.partition,
             keep_inference_input_mutations=True,
+            disable_functionalization=self.settings.disable_functionalization,
         )
         return backend(gm, example_inputs)
 

@@ -7,6 +7,7 @@ from one analysis into the next in the same process.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import re
@@ -29,7 +30,7 @@ from ..errors import (
     SnippetContractError,
 )
 from ..ir import GraphBreak, RawRegion
-from ..settings import BAN_RECOMPUTE_FLAGS, Settings
+from ..settings import BAN_RECOMPUTE_FLAGS, DYNAMO_OPTIONS, Settings
 from .convert import SourceLines
 from .recorder import Recorder, reset_torch_state
 from .snippet import LoadedSnippet, default_device, describe_user_exception, user_frames
@@ -60,11 +61,47 @@ def torch_settings(settings: Settings) -> Iterator[None]:
     }
     for flag in BAN_RECOMPUTE_FLAGS:
         patches[flag] = getattr(settings, flag)
+    dynamo_patches = dynamo_config_patches(settings)
     with functorch_config.patch(patches), torch._dynamo.config.patch(
         # a graph break raised by user code must not be retried silently with other settings
-        suppress_errors=False,
+        suppress_errors=False, **dynamo_patches,
     ):
         yield
+
+
+def dynamo_config_patches(settings: Settings) -> dict[str, Any]:
+    """`settings.dynamo_config` as values for `torch._dynamo.config.patch`: dotted names of
+    functions resolved to the functions (an option missing from this torch is an error)."""
+    out: dict[str, Any] = {}
+    for key, value in settings.dynamo_config.items():
+        if not hasattr(torch._dynamo.config, key):
+            raise SettingsError(
+                f"settings.dynamo_config.{key}: torch {torch.__version__} has no such "
+                "torch._dynamo.config option")
+        if DYNAMO_OPTIONS[key][0] == "callables":
+            out[key] = {resolve_dotted(name, f"settings.dynamo_config.{key}") for name in value}
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_dotted(name: str, where: str) -> Any:
+    """Import the longest module prefix of `name` and read the rest as attributes."""
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            break
+        if not callable(obj):
+            raise SettingsError(f"{where}: {name!r} is not a function")
+        return obj
+    raise SettingsError(f"{where}: cannot import {name!r} in the worker")
 
 
 @dataclass

@@ -8,8 +8,8 @@ import os
 import sys
 from typing import Any
 
-from ..errors import CkptError
-from ..settings import BAN_RECOMPUTE_FLAGS, HELP, Settings
+from ..errors import CkptError, SettingsError
+from ..settings import BAN_RECOMPUTE_FLAGS, DYNAMO_OPTIONS, HELP, Settings
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -31,6 +31,30 @@ def add_settings_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fullgraph", action="store_true", help=HELP["fullgraph"])
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help=HELP["device"])
+    g.add_argument("--dynamo-config", action="append", default=[], metavar="KEY=VALUE",
+                   help=HELP["dynamo_config"] + " Repeatable; VALUE is JSON or a bare word "
+                   "(true, 8, logging.Logger.info; several functions: a JSON list).")
+    g.add_argument("--disable-functionalization", action="store_true",
+                   help=HELP["disable_functionalization"])
+    g.add_argument("--cost-profile", choices=("auto", "h100", "h200", "a100", "l4", "cpu"),
+                   default="auto", help=HELP["cost_profile"])
+
+
+def parse_dynamo_config(items: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs from --dynamo-config; a VALUE that is not JSON is a string."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise SettingsError(f"--dynamo-config: expected KEY=VALUE, got {item!r}")
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if DYNAMO_OPTIONS.get(key, ("",))[0] == "callables" and isinstance(value, str):
+            value = [value]
+        out[key.replace("-", "_")] = value
+    return out
 
 
 def missing_snippet(path: str) -> int | None:
@@ -49,6 +73,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         budget_solver=args.budget_solver,
         fullgraph=args.fullgraph,
         device=args.device,
+        dynamo_config=parse_dynamo_config(args.dynamo_config),
+        disable_functionalization=args.disable_functionalization,
+        cost_profile=args.cost_profile,
         **{flag: getattr(args, flag) for flag in BAN_RECOMPUTE_FLAGS},
     )
 

@@ -227,3 +227,14 @@ def test_why_follows_policies_and_partitioner_constraints(analyze_example: Any) 
     assert chosen and all("memory_budget=0.5" in n["why"] for n in chosen)
     saved = by_status(budget, "saved")
     assert saved and all(n["why"].startswith("saved:") for n in saved)
+
+
+@pytest.mark.parametrize(("example", "settings"), [
+    ("mlp_checkpoint", {}), ("dropout_checkpoint", {}), ("memory_budget", {"memory_budget": 0.0}),
+])
+def test_every_node_says_why(example: str, settings: dict[str, Any],
+                             analyze_example: Any) -> None:
+    doc = analyze_example(example, **settings)
+    unexplained = [(r["index"], kind, n["name"], n["status"]) for r in doc["regions"]
+                   for kind, g in r["graphs"].items() for n in g["nodes"] if not n["why"]]
+    assert unexplained == []

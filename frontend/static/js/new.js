@@ -17,17 +17,22 @@ const HELP = {
   ban_recompute_reductions: "Do not recompute reductions.",
   fullgraph: "Make a graph break an error instead of capturing each compiled region.",
   device: "'auto' (CUDA when available), 'cpu' or 'cuda'.",
+  dynamo_config: "torch._dynamo.config options for this analysis, e.g. {\"skip_fwd_side_effects_in_bwd_under_checkpoint\": true, \"ignore_logging_functions\": [\"logging.Logger.info\"]}; allowed: skip_fwd_side_effects_in_bwd_under_checkpoint (bool), capture_profiler_record_function (bool), ignore_logging_functions (callables), reorderable_logging_functions (callables), capture_scalar_outputs (bool), capture_dynamic_output_shape_ops (bool), graph_break_on_nn_param_ctor (bool), allow_rnn (bool), nested_graph_breaks (bool), trace_numpy (bool), enable_trace_contextlib (bool), dont_skip_tracing (bool), recompile_limit (int).",
+  disable_functionalization: "aot_autograd's disable_functionalization flag: trace without functionalization (mutations stay in the graph); implies decompositions='none', the aot_autograd path.",
+  cost_profile: "Device profile for the estimated recompute time (roofline): 'auto' (the analysis device), 'h100', 'h200', 'a100', 'l4' or 'cpu' (this machine, measured once).",
 };
 const CHOICES = {
   decompositions: ["inductor", "none"],
   partitioner: ["min_cut", "default"],
   budget_solver: ["dp", "greedy", "ilp"],
   device: ["auto", "cpu", "cuda"],
+  cost_profile: ["auto", "h100", "h200", "a100", "l4", "cpu"],
 };
 const BANS = Object.keys(HELP).filter((k) => k.startsWith("ban_recompute_"));
 const DEFAULTS = {
   decompositions: "inductor", partitioner: "min_cut", memory_budget: 1.0, budget_solver: "dp",
   ...Object.fromEntries(BANS.map((k) => [k, true])), fullgraph: false, device: "auto",
+  dynamo_config: {}, disable_functionalization: false, cost_profile: "auto",
 };
 
 const STARTER = `import torch
@@ -75,6 +80,12 @@ function buildSettings(form) {
   form.append(field("budget_solver", h("select", { id: "set-budget_solver", name: "budget_solver", disabled: true }, CHOICES.budget_solver.map((c) => h("option", { value: c }, c)))));
   form.append(field("fullgraph", h("input", { type: "checkbox", id: "set-fullgraph", name: "fullgraph" })));
   form.append(field("device", h("select", { id: "set-device", name: "device" }, CHOICES.device.map((c) => h("option", { value: c }, c)))));
+  form.append(field("cost_profile", h("select", { id: "set-cost_profile", name: "cost_profile" }, CHOICES.cost_profile.map((c) => h("option", { value: c }, c)))));
+  const compiler = h("details", {}, h("summary", {}, "Dynamo and aot_autograd"));
+  compiler.append(field("disable_functionalization", h("input", { type: "checkbox", id: "set-disable_functionalization", name: "disable_functionalization" })));
+  compiler.append(field("dynamo_config", h("textarea", { id: "set-dynamo_config", name: "dynamo_config", rows: "3", class: "mono", spellcheck: "false",
+    placeholder: '{"skip_fwd_side_effects_in_bwd_under_checkpoint": true}' })));
+  form.append(compiler);
   const bans = h("details", {}, h("summary", {}, "Recompute heuristics (ban_recompute_*)"));
   for (const key of BANS) {
     bans.append(field(key, h("input", { type: "checkbox", id: `set-${key}`, name: key, checked: true })));
@@ -87,6 +98,12 @@ function readSettings() {
   for (const key of Object.keys(DEFAULTS)) {
     const el = $(`#set-${key}`);
     if (!el) continue;
+    if (key === "dynamo_config") {
+      const text = el.value.trim();
+      if (!text) continue;
+      try { s[key] = JSON.parse(text); } catch (e) { s[key] = text; } // the server names the bad field
+      continue;
+    }
     s[key] = el.type === "checkbox" ? el.checked : el.type === "range" ? Number(el.value) : el.value;
   }
   return s;
@@ -96,7 +113,9 @@ function applySettings(settings) {
   for (const [key, value] of Object.entries({ ...DEFAULTS, ...(settings || {}) })) {
     const el = $(`#set-${key}`);
     if (!el) continue;
-    if (el.type === "checkbox") el.checked = Boolean(value); else el.value = String(value);
+    if (el.type === "checkbox") el.checked = Boolean(value);
+    else if (key === "dynamo_config") el.value = Object.keys(value || {}).length ? JSON.stringify(value) : "";
+    else el.value = String(value);
     el.dispatchEvent(new Event("input"));
   }
 }

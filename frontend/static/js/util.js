@@ -110,11 +110,15 @@ export function settingsSummary(settings) {
   if (!settings) return "";
   const defaults = {
     decompositions: "inductor", partitioner: "min_cut", memory_budget: 1, budget_solver: "dp",
-    fullgraph: false, device: "auto",
+    fullgraph: false, device: "auto", disable_functionalization: false, cost_profile: "auto",
   };
   const parts = [];
   for (const [k, v] of Object.entries(settings)) {
     if (k.startsWith("ban_recompute_")) { if (v === false) parts.push(`${k.replace("ban_recompute_", "no-ban ")}`); continue; }
+    if (k === "dynamo_config") {
+      for (const [opt, val] of Object.entries(v || {})) parts.push(`dynamo.${opt}=${Array.isArray(val) ? val.join("|") : val}`);
+      continue;
+    }
     if (k in defaults && defaults[k] === v) continue;
     parts.push(`${k}=${v}`);
   }
