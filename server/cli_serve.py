@@ -18,8 +18,8 @@ def register(sub: Any) -> None:
                     "start, saying what to grant (CKPT_TRUSTED_LOCAL=1 runs trusted snippets "
                     "without a sandbox). Environment: CKPT_DATABASE_URL, CKPT_BLOB_URL, "
                     "CKPT_QUEUE_URL, CKPT_API_KEYS, CKPT_RATE_LIMIT, CKPT_ALLOWED_ORIGINS, "
-                    "CKPT_BACKEND, CKPT_DEVICE, CKPT_GPUS, CKPT_POOL_SIZE, CKPT_TRUSTED_LOCAL "
-                    "(see the README).")
+                    "CKPT_ALLOWED_HOSTS, CKPT_BACKEND, CKPT_DEVICE, CKPT_GPUS, CKPT_POOL_SIZE, "
+                    "CKPT_TRUSTED_LOCAL (see the README).")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--data-dir", type=Path, default=None,
@@ -28,6 +28,16 @@ def register(sub: Any) -> None:
                    help="analyses run at the same time (default 1)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.set_defaults(func=run)
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         settings = replace(settings, data_dir=args.data_dir)
     if args.pool_size is not None:
         settings = replace(settings, pool_size=args.pool_size)
+    if not _is_address(args.host):  # bound to a name: requests addressed to it are ours
+        settings = replace(settings, allowed_hosts=settings.allowed_hosts | {args.host.lower()})
     app = create_app(settings)
     print(f"ckptscope: http://{args.host}:{args.port}  (data in {settings.data_dir.resolve()})",
           flush=True)

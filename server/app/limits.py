@@ -49,10 +49,11 @@ class LimitsMiddleware:
     with 403 (`allowed_origins`: other origins a UI may be served from), and request bodies
     over `max_body_bytes` with 413 (the body is read here, up to the limit, and replayed)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int,
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_snippet_bytes: int,
                  allowed_origins: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_snippet_bytes = max_snippet_bytes
         self.allowed_origins = allowed_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,8 +107,10 @@ class LimitsMiddleware:
 
     async def _too_large(self, send: Send) -> None:
         await self._refuse(send, 413, "too_large",
-                           f"request body over {self.max_body_bytes} bytes; a snippet may be "
-                           f"at most {self.max_body_bytes // 1024} KiB")
+                           f"the request body is over this server's limit of "
+                           f"{self.max_body_bytes} bytes ({self.max_body_bytes / 1024:g} KiB); "
+                           f"a snippet may be at most {self.max_snippet_bytes} bytes "
+                           f"({self.max_snippet_bytes / 1024:g} KiB)")
 
     @staticmethod
     async def _refuse(send: Send, status: int, code: str, message: str) -> None:

@@ -17,6 +17,7 @@ from .backend import make_backend
 from .fastpath import FastPathMiddleware
 from .limits import LimitsMiddleware, RateLimiter
 from .routes import analyses, diffs, examples, graphs, health, memory, pages, sweeps
+from .security import SecurityMiddleware
 from .service import AnalysisService
 from .settings import ServerSettings
 
@@ -58,5 +59,7 @@ def create_app(settings: ServerSettings | None = None,
         app.include_router(module.router)
     app.add_middleware(FastPathMiddleware)
     app.add_middleware(LimitsMiddleware, max_body_bytes=config.max_request_bytes,
+                       max_snippet_bytes=config.max_snippet_bytes,
                        allowed_origins=config.allowed_origins)
+    app.add_middleware(SecurityMiddleware, allowed_hosts=config.allowed_hosts)  # outermost
     return app

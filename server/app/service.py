@@ -41,6 +41,18 @@ def _sandbox_error(message: str) -> dict[str, Any]:
     return {"type": "SandboxError", "code": "sandbox_error", "line": None, "message": message}
 
 
+def _named(raw: bytes, snippet_name: str) -> bytes:
+    """A stored document under the name this link's submitter gave the snippet: a cached
+    answer was computed under its first submitter's name, which is theirs alone."""
+    if b'"snippet_name":' + json.dumps(snippet_name).encode() in raw:
+        return raw
+    doc = json.loads(raw)
+    if not isinstance(doc, dict) or "snippet_name" not in doc:
+        return raw
+    doc["snippet_name"] = snippet_name
+    return json.dumps(doc, separators=(",", ":")).encode("utf-8")
+
+
 def settle_heap() -> None:
     """Exempt what is alive now (a parsed document is ~10⁵ objects, acyclic) from the cyclic
     garbage collector's full passes, which otherwise stall every request for tens of ms."""
@@ -277,7 +289,7 @@ class AnalysisService:
                     kind=kind, cache_key=key, source=source, snippet_name=name,
                     settings=settings.to_dict(), options=options, device=device,
                     torch_version=self.torch_version)
-            share_id, token = self.store.create_link(job.id) if link else ("", "")
+            share_id, token = self.store.create_link(job.id, name) if link else ("", "")
         if not cached and kind == "analysis" and queue:
             with self._active_lock:
                 self._active[job.id] = 0
@@ -308,7 +320,7 @@ class AnalysisService:
         job = self.lookup(share_id, what)[1]
         if job.status not in FINAL_STATUSES:
             self.sync(job.id)
-            job = self.store.job(job.id) or job
+            job = self.lookup(share_id, what)[1]  # re-read as this link's submitter sees it
         if job.status in FINAL_STATUSES:
             self.finished.put(share_id, job)
         return job
@@ -317,19 +329,20 @@ class AnalysisService:
         if job.status != "done":
             raise ApiError(409, "not_ready", f"the analysis is {job.status}; its document is "
                            "available once it is done")
-        raw = self.documents.get(("raw", job.id))
+        raw = self.documents.get(("raw", job.id, job.snippet_name))
         if raw is None:
             raw = self.store.document_bytes(job)
             if raw is None:
                 raise ApiError(410, "document_missing", "the stored document is gone")
-            self.documents.put(("raw", job.id), raw)
+            raw = _named(raw, job.snippet_name)
+            self.documents.put(("raw", job.id, job.snippet_name), raw)
         return bytes(raw)
 
     def document(self, job: JobRecord) -> dict[str, Any]:
-        doc = self.documents.get(("doc", job.id))
+        doc = self.documents.get(("doc", job.id, job.snippet_name))
         if doc is None:
             doc = json.loads(self.document_bytes(job))
-            self.documents.put(("doc", job.id), doc)
+            self.documents.put(("doc", job.id, job.snippet_name), doc)
             settle_heap()
         return dict(doc)
 

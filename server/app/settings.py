@@ -31,6 +31,9 @@ class ServerSettings:
       without it, a host that cannot sandbox makes the server refuse to start.
     - `allowed_origins`: pages from these origins may submit too (`CKPT_ALLOWED_ORIGINS`);
       a browser write from any other site is refused (403).
+    - `allowed_hosts`: names this server answers to besides `localhost` and IP addresses
+      (`CKPT_ALLOWED_HOSTS`, comma-separated; `*.example.com` for subdomains, `*` for any):
+      a request addressed to another name is refused (400), against DNS rebinding.
     """
 
     data_dir: Path = Path("ckpt-data")
@@ -49,6 +52,8 @@ class ServerSettings:
     #: origins (scheme://host[:port]) other than the server's own whose pages may write
     #: (`CKPT_ALLOWED_ORIGINS`, comma-separated): e.g. a UI served from another host
     allowed_origins: frozenset[str] = frozenset()
+    #: host names (besides localhost and IP addresses) requests may be addressed to
+    allowed_hosts: frozenset[str] = frozenset()
     frontend_dir: Path = REPO_ROOT / "frontend"
     examples_dir: Path = REPO_ROOT / "examples"
     job_poll_s: float = 0.2
@@ -81,6 +86,8 @@ class ServerSettings:
             trusted_local=e.get("CKPT_TRUSTED_LOCAL", "") in ("1", "true", "yes"),
             allowed_origins=frozenset(o.strip().rstrip("/") for o in
                                       e.get("CKPT_ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            allowed_hosts=frozenset(h.strip().lower() for h in
+                                    e.get("CKPT_ALLOWED_HOSTS", "").split(",") if h.strip()),
         )
         return replace(base, **overrides)  # type: ignore[arg-type]
 

@@ -50,7 +50,10 @@ class LinkRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     owner_token_sha256: Mapped[str] = mapped_column(String(64))
+    #: when this submitter submitted, and the name they gave the snippet: a cached answer
+    #: shares only the job's result
     created_at_s: Mapped[float] = mapped_column(Float)
+    snippet_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
 
 
 class EventRow(Base):

@@ -8,7 +8,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
@@ -48,6 +48,15 @@ class JobRecord:
     @classmethod
     def of(cls, row: JobRow) -> JobRecord:
         return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+    def as_submitted(self, link: LinkRow) -> JobRecord:
+        """The job as one link's submitter sees it: their snippet name and submission time
+        (a cached answer was computed for someone else, earlier)."""
+        finished = self.finished_at_s
+        return replace(self, snippet_name=link.snippet_name or self.snippet_name,
+                       created_at_s=link.created_at_s,
+                       finished_at_s=None if finished is None else max(finished,
+                                                                       link.created_at_s))
 
 
 @dataclass(frozen=True)
@@ -190,23 +199,23 @@ class Store:
 
     # links ----------------------------------------------------------------------------------
 
-    def create_link(self, job_id: str) -> tuple[str, str]:
+    def create_link(self, job_id: str, snippet_name: str | None = None) -> tuple[str, str]:
         """A new share id and owner token for a job; only the token's hash is kept."""
         share_id, token = new_share_id(), secrets.token_urlsafe(24)
         with self._write() as s:
             s.add(LinkRow(id=share_id, job_id=job_id, owner_token_sha256=hash_token(token),
-                          created_at_s=time.time()))
+                          created_at_s=time.time(), snippet_name=snippet_name))
         return share_id, token
 
     def link(self, share_id: str) -> tuple[str, JobRecord] | None:
-        """(owner token hash, job) of a share id."""
+        """(owner token hash, job as this link's submitter sees it) of a share id."""
         with self._read() as s:
             found = s.execute(select(LinkRow, JobRow).join(JobRow, LinkRow.job_id == JobRow.id)
                               .where(LinkRow.id == share_id)).first()
             if found is None:
                 return None
             link, job = found
-            return link.owner_token_sha256, JobRecord.of(job)
+            return link.owner_token_sha256, JobRecord.of(job).as_submitted(link)
 
     def replace_link(self, share_id: str) -> str | None:
         """Move a link (and its owner) to a fresh random id; the old id stops working."""
@@ -217,7 +226,7 @@ class Store:
                 return None
             s.add(LinkRow(id=new_id, job_id=row.job_id,
                           owner_token_sha256=row.owner_token_sha256,
-                          created_at_s=row.created_at_s))
+                          created_at_s=row.created_at_s, snippet_name=row.snippet_name))
             s.delete(row)
         return new_id
 

@@ -357,3 +357,34 @@ def test_upload_and_drop_a_file(new_context: Any, tmp_path: Path) -> None:
     }""")
     page.wait_for_function("window.ckptEditor.getValue().startsWith('import torch\\nmodel')")
     assert page.input_value("#snippet-name") == "dropped.py"
+
+
+def test_pages_run_under_the_content_security_policy(new_context: Any, server_url: str,
+                                                    shot: Any) -> None:
+    """The pages send a CSP that allows scripts from this server only: the editor
+    (CodeMirror), the graph, the memory charts (Plotly) and the diff still work, and the
+    browser reports no violation."""
+    ctx = new_context()
+    ctx.add_init_script("""window.__cspViolations = [];
+        document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(
+            e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' ' + e.sourceFile + ':'
+            + e.lineNumber));""")
+    page = ctx.new_page()
+    response = page.goto("/")
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    page.wait_for_selector(".example[data-name='mlp_checkpoint']")
+    page.click(".example[data-name='mlp_checkpoint']")
+    assert "checkpoint" in page.evaluate("window.ckptEditor.getValue()")
+    assert page.evaluate("window.__cspViolations") == []
+    analysis_id = submit(server_url, "mlp_checkpoint")
+    page.goto(f"/a/{analysis_id}")
+    ready(page)
+    serve_core_timeline_if_missing(page, server_url, analysis_id)
+    page.click("#tab-memory")
+    page.wait_for_selector("#timeline .main-svg", timeout=30_000)
+    shot(page, "csp-memory")
+    assert page.evaluate("window.__cspViolations") == []
+    other = submit(server_url, "mlp_checkpoint", {"partitioner": "default"})
+    page.goto(f"/diff/{analysis_id}..{other}")
+    page.wait_for_selector("#graph-a svg, #moved table", timeout=30_000)
+    assert page.evaluate("window.__cspViolations") == []

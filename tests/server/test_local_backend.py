@@ -46,7 +46,8 @@ def test_killed_job_is_failed_with_a_reason() -> None:
 @pytest.mark.torch_compile
 def test_real_analysis_through_the_api(tmp_path: Path) -> None:
     source = (EXAMPLES / "mlp_checkpoint.py").read_text()
-    settings = ServerSettings(data_dir=tmp_path, backend="local", job_poll_s=0.05)
+    settings = ServerSettings(data_dir=tmp_path, backend="local", job_poll_s=0.05,
+                              allowed_hosts=frozenset({"testserver"}))
     with TestClient(create_app(settings)) as c:
         sub = c.post("/api/analyses", json={"source": source, "name": "mlp.py"}).json()
         deadline = time.monotonic() + 300

@@ -171,16 +171,18 @@ async def get_analysis(analysis_id: str, service: Service) -> Response:
     **ERRORS})
 def get_document(analysis_id: str, request: Request, service: Service) -> Response:
     job = service.job(analysis_id)
-    body = service.documents.get(("body", job.id))
+    body = service.documents.get(("body", job.id, job.snippet_name))
     if body is None:
         body = Body.of(service.document_bytes(job))
-        service.documents.put(("body", job.id), body)
+        service.documents.put(("body", job.id, job.snippet_name), body)
     return send(body, request)
 
 
-def _event_body(e: Any) -> dict[str, Any]:
+def _event_body(e: Any, since_s: float) -> dict[str, Any]:
+    """An event as one link's submitter sees it: a cached answer's events happened for its
+    first submitter, before this one submitted (`since_s`), and their times are not ours."""
     return {"seq": e.seq, "stage": e.stage, "progress": e.progress, "message": e.message,
-            "at": e.at_s}
+            "at": max(e.at_s, since_s)}
 
 
 #: longest wait between two looks at a job's events; a change recorded by this server wakes the
@@ -188,7 +190,8 @@ def _event_body(e: Any) -> dict[str, Any]:
 SSE_POLL_S = 0.25
 
 
-async def _sse(service: AnalysisService, job_id: str, after: int) -> AsyncIterator[bytes]:
+async def _sse(service: AnalysisService, job_id: str, after: int,
+               since_s: float) -> AsyncIterator[bytes]:
     idle_s = 0.0
     while True:
         seen = service.changes.version(job_id)  # before reading: a change after it wakes us
@@ -196,7 +199,8 @@ async def _sse(service: AnalysisService, job_id: str, after: int) -> AsyncIterat
         events = await run_in_threadpool(service.store.events, job_id, after)
         for e in events:
             after = e.seq + 1
-            yield f"id: {e.seq}\nevent: {e.stage}\ndata: {json.dumps(_event_body(e))}\n\n".encode()
+            data = json.dumps(_event_body(e, since_s))
+            yield f"id: {e.seq}\nevent: {e.stage}\ndata: {data}\n\n".encode()
             if e.stage in FINAL_STATUSES:
                 return
         if not events:
@@ -228,11 +232,12 @@ async def get_events(
         and "text/event-stream" not in request.headers.get("accept", ""))
     if wants_json:
         events = await run_in_threadpool(service.store.events, job.id, after)
-        body = [JobEventBody(**_event_body(e)).model_dump() for e in events]
+        body = [JobEventBody(**_event_body(e, job.created_at_s)).model_dump() for e in events]
         return Response(json.dumps(body), media_type="application/json")
     if last_event_id and last_event_id.isdigit():
         after = int(last_event_id) + 1
-    return StreamingResponse(_sse(service, job.id, after), media_type="text/event-stream",
+    return StreamingResponse(_sse(service, job.id, after, job.created_at_s),
+                             media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 

@@ -22,8 +22,7 @@ PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>ckptsco
 def _page(frontend: Path, name: str, what: str) -> Response:
     path = frontend / name
     if path.is_file():
-        return Response(path.read_bytes(), media_type="text/html; charset=utf-8",
-                        headers={"Cache-Control": "no-cache"})
+        return Response(path.read_bytes(), media_type="text/html; charset=utf-8")
     return Response(PLACEHOLDER.format(what=escape(what)), media_type="text/html; charset=utf-8")
 
 

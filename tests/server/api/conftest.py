@@ -45,6 +45,7 @@ def make_client(tmp_path: Path, mlp_doc: dict[str, Any]) -> ClientFactory:
                 **overrides: Any) -> Iterator[tuple[TestClient, Any]]:
         jobs = backend if backend is not None else documents_backend({}, mlp_doc)
         overrides.setdefault("job_poll_s", 0.02)
+        overrides.setdefault("allowed_hosts", frozenset({"testserver"}))  # TestClient's Host
         settings = ServerSettings(data_dir=tmp_path / "data", **overrides)
         with TestClient(create_app(settings, jobs)) as client:
             yield client, jobs
