@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from .memory.storage import CATEGORIES
 from .memory.timeline import Timeline
-from .units import fmt_bytes, fmt_flops
+from .units import fmt_bytes, fmt_flops, fmt_seconds
 
 #: One colour per category, in `CATEGORIES` order.
 CATEGORY_COLORS: tuple[str, ...] = (
@@ -109,9 +109,13 @@ def _labels(points: list[dict[str, Any]]) -> list[str]:
 
 
 def pareto_figure(sweep: Any, *, title: str | None = None) -> Any:
-    """Saved activation bytes against recompute FLOPs, from a `SweepResult` or its JSON."""
+    """Saved activation bytes against estimated recompute time (FLOPs for sweeps without the
+    cost model), from a `SweepResult` or its JSON."""
     points = sweep.to_dict(with_analyses=False)["points"] if hasattr(sweep, "to_dict") else [
         {k: v for k, v in p.items() if k != "analysis"} for p in sweep["points"]]
+    timed = bool(points) and all(isinstance(p.get("recompute_time_s"), float | int)
+                                 for p in points)
+    y_key = "recompute_time_s" if timed else "recompute_flops"
     fig = go.Figure()
     for flagged in (False, True):
         group = [p for p in points if bool(p["non_monotonic"]) == flagged]
@@ -119,21 +123,25 @@ def pareto_figure(sweep: Any, *, title: str | None = None) -> Any:
             continue
         fig.add_trace(go.Scatter(
             x=[p["saved_activation_bytes"] for p in group],
-            y=[p["recompute_flops"] for p in group],
+            y=[p[y_key] for p in group],
             mode="markers+text", text=_labels(group),
             textposition="top center",
             name="peak not monotonic" if flagged else "budget",
             marker={"size": 10, "color": "#d62728" if flagged else "#1f77b4",
                     "symbol": "x" if flagged else "circle"},
             customdata=[[f"{p['budget']:g}", fmt_bytes(p["saved_activation_bytes"]),
-                         fmt_flops(p["recompute_flops"]), fmt_bytes(p["peak_bytes"])]
+                         fmt_flops(p["recompute_flops"]), fmt_bytes(p["peak_bytes"]),
+                         fmt_seconds(p.get("recompute_time_s"))]
                         for p in group],
             hovertemplate=("budget %{customdata[0]}<br>saved %{customdata[1]}<br>"
-                           "recompute %{customdata[2]}<br>peak %{customdata[3]}<extra></extra>"),
+                           "recompute %{customdata[2]}, est. %{customdata[4]}<br>"
+                           "peak %{customdata[3]}<extra></extra>"),
         ))
     fig.update_layout(
-        title=title or "Memory budget sweep: saved bytes vs recompute FLOPs",
-        xaxis_title="saved activation bytes", yaxis_title="recompute FLOPs",
+        title=title or ("Memory budget sweep: saved bytes vs estimated recompute time" if timed
+                        else "Memory budget sweep: saved bytes vs recompute FLOPs"),
+        xaxis_title="saved activation bytes",
+        yaxis_title="estimated recompute time (s)" if timed else "recompute FLOPs",
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
     )
     return fig

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
+from .cost import op_cost
 from .ir import Graph, Node, RawRegion, Region, RegionSummary, SavedKind, SavedValue
 from .why import RNG_SAVERS as _RNG_SAVERS
 from .why import (
@@ -300,6 +301,7 @@ def _finish(
                 continue
             activation_roots[root] = root_node.bytes
     recompute_nodes = [n for n in backward.nodes if n.name in recomputes] if backward else []
+    bw_nodes = backward.by_name() if backward else {}
     summary = RegionSummary(
         op_counts={kind: _op_counts(g.nodes) for kind, g in graphs.items()},
         saved_count=len(saved),
@@ -307,8 +309,8 @@ def _finish(
         forward_only_count=sum(n.status == "forward_only" for n in forward.nodes),
         saved_activation_count=len(activation_roots),
         saved_activation_bytes=sum(activation_roots.values()),
-        recompute_flops=sum(n.flops or 0 for n in recompute_nodes),
-        forward_flops=sum(n.flops or 0 for n in forward.nodes),
+        recompute_flops=sum(op_cost(n, bw_nodes).flops for n in recompute_nodes),
+        forward_flops=sum(op_cost(n, fw_nodes).flops for n in forward.nodes),
     )
     return Region(
         index=raw.index,

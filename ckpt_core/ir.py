@@ -225,7 +225,9 @@ class SavedValue:
 class RegionSummary:
     """Counts for one region. `saved_activation_*` count distinct storages among saved values that
     are neither graph inputs/parameters nor views of them (what saving really costs).
-    `recomputed_count` counts backward recompute ops; `recompute_flops` sums their FLOPs."""
+    `recomputed_count` counts backward recompute ops; `recompute_flops` sums their FLOPs and
+    `forward_flops` the forward's, by `ckpt_core.cost.op_cost` (torch's flop counter for
+    matmul, convolution and attention; element counts times a per-op weight for the rest)."""
 
     op_counts: dict[str, dict[str, int]]
     saved_count: int
@@ -382,7 +384,9 @@ class Analysis:
     Carries everything needed to reproduce it (`settings`, `torch_version`, `device`,
     `snippet_sha256`) so a shared result stays meaningful. `summary` totals the regions'
     summaries; `timings_s` gives seconds per stage. `hazards` lists what a user must know before
-    acting on the plan (see `Hazard`).
+    acting on the plan (see `Hazard`). The cost model adds `summary.recompute_time_s`,
+    `forward_time_s`, `recompute_time_fraction`, `recompute_bytes_moved`, `cost_profile` and
+    the `cost` key (`ckpt_core.cost.cost_summary`).
     """
 
     ckptscope_version: str

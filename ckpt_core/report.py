@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .units import fmt_bytes, fmt_flops
+from .units import fmt_bytes, fmt_flops, fmt_pct, fmt_seconds
 
 
 def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
@@ -23,6 +23,7 @@ def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
         f"{fmt_bytes(s['saved_activation_bytes'])}; recomputed {s['recomputed_count']} op(s) = "
         f"{fmt_flops(s['recompute_flops'])} of {fmt_flops(s['forward_flops'])} forward",
     ]
+    out.extend(cost_lines(doc))
     for brk in doc["graph_breaks"]:
         where = f"line {brk['line']}: {brk['code']}" if brk.get("line") else "unknown line"
         out.append(f"  graph break at {where} — {graph_break_headline(brk['reason'])}")
@@ -30,6 +31,32 @@ def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
         out.append("")
         out.extend(_region_lines(region, top))
     return "\n".join(out)
+
+
+def cost_lines(doc: dict[str, Any]) -> list[str]:
+    """The cost model's headline: estimated recompute time on the chosen profile, the other
+    profiles, and torch's own knapsack estimate where a budget is set."""
+    cost = doc.get("cost")
+    if not isinstance(cost, dict):
+        return []
+    rc, fw = cost["recompute"], cost["forward"]
+    profile = cost["profile"]
+    lines = [
+        f"recompute cost ({profile['label']}, {profile['source']}): "
+        f"{fmt_flops(rc['flops'])}, {fmt_bytes(rc['bytes_moved'])} moved, est. "
+        f"{fmt_seconds(rc['time_s'])} = {fmt_pct(cost['recompute_time_fraction'])} of the "
+        f"forward's {fmt_seconds(fw['time_s'])}",
+        "  by profile: " + ", ".join(
+            f"{r['profile']} {fmt_seconds(r['recompute_time_s'])}" for r in cost["by_profile"]),
+    ]
+    for k in cost.get("torch_knapsack", ()):
+        if k.get("expected_runtime") is None:
+            lines.append(f"  torch's knapsack (region {k['region']}): {k.get('note', 'none')}")
+            continue
+        unit = f" {k['unit']}" if k.get("unit") else ""
+        lines.append(f"  torch's knapsack estimate (region {k['region']}, estimator "
+                     f"{k['estimator']}): {k['expected_runtime']:g}{unit} of recompute")
+    return lines
 
 
 def graph_break_headline(reason: str) -> str:

@@ -23,7 +23,8 @@ from .settings import Settings
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One budget's result; `analysis` is complete (memory key included)."""
+    """One budget's result; `analysis` is complete (memory key included). `recompute_time_s`
+    is the cost model's estimate on the analysis' device profile (None without one)."""
 
     budget: float
     saved_activation_bytes: int
@@ -32,12 +33,14 @@ class SweepPoint:
     non_monotonic: bool
     analysis: Analysis
     partition_s: float = 0.0
+    recompute_time_s: float | None = None
 
     def to_dict(self, *, with_analysis: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "budget": self.budget,
             "saved_activation_bytes": self.saved_activation_bytes,
             "recompute_flops": self.recompute_flops,
+            "recompute_time_s": self.recompute_time_s,
             "peak_bytes": self.peak_bytes,
             "non_monotonic": self.non_monotonic,
             "partition_s": round(self.partition_s, 6),
@@ -89,6 +92,7 @@ def sweep_from_analyses(analyses: Sequence[Analysis], budgets: Sequence[float],
         SweepPoint(budget=float(b), saved_activation_bytes=int(a.summary[
             "saved_activation_bytes"]), recompute_flops=int(a.summary["recompute_flops"]),
             peak_bytes=peak, non_monotonic=flag, analysis=a,
+            recompute_time_s=a.summary.get("recompute_time_s"),
             partition_s=(partition_s[i] if partition_s else 0.0))
         for i, (b, a, peak, flag) in enumerate(zip(budgets, with_mem, peaks, flags, strict=True))
     )

@@ -17,6 +17,7 @@ from ..classify import classify, renumber_ac_regions, total_summary
 from ..ir import Analysis
 from ..settings import Settings
 from ..source import snippet_sha256
+from .costing import with_cost
 from .run import capture, resolve_device
 from .snippet import LoadedSnippet, load_snippet
 
@@ -35,7 +36,7 @@ def analyze_loaded(
     regions = renumber_ac_regions([classify(r) for r in result.regions])
     timings["classify_s"] = time.perf_counter() - start
     timings.update(result.timings_s)
-    return Analysis(
+    analysis = Analysis(
         ckptscope_version=__version__,
         torch_version=torch.__version__,
         device=device,
@@ -48,6 +49,7 @@ def analyze_loaded(
         summary=total_summary(regions, len(result.graph_breaks)),
         timings_s={k: round(v, 6) for k, v in timings.items()},
     )
+    return with_cost(analysis, settings, result.knapsack)
 
 
 def analyze_source(source: str, settings: Settings | None = None, *,

@@ -28,6 +28,7 @@ from ..ir import Graph
 from ..settings import Settings
 from . import meta
 from .convert import SourceLines, convert_graph
+from .knapsack import record_knapsack
 from .reasons import record_min_cut_reasons
 
 
@@ -42,6 +43,7 @@ class RecordedRegion:
     num_user_outputs: int = 0
     parameter_names: dict[str, str] = dataclasses.field(default_factory=dict)
     static_input_names: frozenset[str] = frozenset()
+    knapsack: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 class Recorder:
@@ -113,7 +115,8 @@ class Recorder:
     ) -> tuple[fx.GraphModule, fx.GraphModule]:
         requested = {n.name: meta.policy_name(n) for n in joint.graph.nodes}
         kwargs.pop("compiler", None)
-        with record_min_cut_reasons() as reasons:
+        knapsack: list[dict[str, Any]] = []
+        with record_min_cut_reasons() as reasons, record_knapsack(knapsack):
             if self.settings.partitioner == "default":
                 fw, bw = default_partition(joint, joint_inputs, **kwargs)
             else:
@@ -123,6 +126,13 @@ class Recorder:
         region = self._current
         if region is None:  # pragma: no cover - partition always runs inside the backend
             return fw, bw
+        # the last knapsack solved is the one partitioned; under a budget torch may not need one
+        region.knapsack = knapsack[-1:] or ([{
+            "estimator": None, "expected_runtime": None, "unit": "",
+            "note": "no knapsack ran: a min-cut plan already fit the budget (or the budget is "
+                    "0: recompute everything it may)"}]
+            if self.settings.memory_budget < 1 and self.settings.partitioner == "min_cut"
+            else [])
         # Saved values follow the first `num_fwd_outputs` forward outputs; count node entries only,
         # since the IR's output node lists node names.
         num_fwd_outputs = int(kwargs.get("num_fwd_outputs", 0))

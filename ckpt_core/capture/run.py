@@ -163,6 +163,7 @@ class CaptureResult:
     regions: list[RawRegion]
     graph_breaks: list[GraphBreak]
     timings_s: dict[str, float]
+    knapsack: list[dict[str, Any]] = field(default_factory=list)
 
 
 def default_loss(output: Any) -> torch.Tensor | None:
@@ -274,11 +275,13 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
     finally:
         reset_torch_state()
     regions: list[RawRegion] = []
+    knapsack: list[dict[str, Any]] = []
     for r in recorder.regions:
         graphs = {k: g for k, g in (("joint", r.joint), ("forward", r.forward),
                                      ("backward", r.backward)) if g is not None}
         if "forward" not in graphs:
             continue
+        knapsack += [{"region": len(regions), **k} for k in r.knapsack]
         regions.append(RawRegion(index=len(regions), graphs=graphs,
                                  num_user_outputs=r.num_user_outputs,
                                  parameter_inputs=r.static_input_names,
@@ -288,7 +291,7 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
             "torch.compile captured no graph: the model ran no tensor operation dynamo could trace"
         )
     return CaptureResult(device=device, regions=regions, graph_breaks=list(breaks.records),
-                         timings_s=timings), recorder
+                         timings_s=timings, knapsack=knapsack), recorder
 
 
 def _describe(value: Any) -> str:

@@ -22,6 +22,7 @@ from ..classify import classify, renumber_ac_regions, total_summary
 from ..ir import Analysis, Region
 from ..settings import Settings
 from ..source import snippet_sha256
+from .costing import with_cost
 from .replay import Partitioned, SnapshotRecorder
 from .run import CaptureResult, capture, resolve_device
 from .snippet import LoadedSnippet, load_snippet
@@ -59,7 +60,7 @@ class Traced:
         if regions is None:
             regions = self.regions(budget)
         timings = {**self.timings_s, "partition_s": time.perf_counter() - start}
-        return Analysis(
+        analysis = Analysis(
             ckptscope_version=__version__,
             torch_version=torch.__version__,
             device=self.device,
@@ -72,6 +73,8 @@ class Traced:
             summary=total_summary(regions, len(self.result.graph_breaks)),
             timings_s={k: round(v, 6) for k, v in timings.items()},
         )
+        knapsack = self.result.knapsack if budget == self.settings.memory_budget else ()
+        return with_cost(analysis, self.settings, knapsack)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import CkptError
-from ..units import fmt_bytes, fmt_flops
+from ..units import fmt_bytes, fmt_flops, fmt_seconds
 from .common import (
     EXIT_OK,
     add_settings_arguments,
@@ -53,11 +53,14 @@ def run(args: argparse.Namespace) -> int:
             result = sweep(args.snippet, budgets, settings_from_args(args))
     except CkptError as e:
         return report_error(e, args.output, args.verbose)
-    print(f"{'budget':>7}  {'saved':>11}  {'recompute':>13}  {'peak':>11}")
+    profile = result.points[0].analysis.summary.get("cost_profile", "") if result.points else ""
+    print(f"{'budget':>7}  {'saved':>11}  {'recompute':>13}  {'est. time':>10}  {'peak':>11}")
     for p in result.points:
         flag = "  ← peak not monotonic" if p.non_monotonic else ""
         print(f"{p.budget:>7g}  {fmt_bytes(p.saved_activation_bytes):>11}  "
-              f"{fmt_flops(p.recompute_flops):>13}  {fmt_bytes(p.peak_bytes):>11}{flag}")
+              f"{fmt_flops(p.recompute_flops):>13}  {fmt_seconds(p.recompute_time_s):>10}  "
+              f"{fmt_bytes(p.peak_bytes):>11}{flag}")
+    print(f"(estimated recompute time on the {profile} profile: roofline of the cost model)")
     print(f"\n{len(result.points)} budget(s) in {result.timings_s.get('total_s', 0.0):.1f} s "
           f"(one trace: {result.timings_s.get('trace_s', 0.0):.1f} s)")
     if args.output:

@@ -32,6 +32,7 @@ from .model import (
     NodeRow,
     NodeState,
     RegionChange,
+    SecondsDelta,
 )
 
 ROOT_MODULE = "(root)"
@@ -199,6 +200,7 @@ def _compare(
         saved_activation_bytes=Delta(before.saved_activation_bytes, after.saved_activation_bytes),
         recompute_flops=Delta(before.recompute_flops, after.recompute_flops),
         peak_bytes=peak,
+        recompute_time_s=_time_delta(docs[base], docs[other]),
     )
     return Comparison(
         base=base,
@@ -209,6 +211,17 @@ def _compare(
         regions=_region_changes(rows, docs, base, other),
         changed=tuple(changed),
     )
+
+
+def _time_delta(a: Mapping[str, Any], b: Mapping[str, Any]) -> SecondsDelta | None:
+    """Δ estimated recompute time, when both documents were costed on the same profile."""
+    sa, sb = a.get("summary") or {}, b.get("summary") or {}
+    ta, tb = sa.get("recompute_time_s"), sb.get("recompute_time_s")
+    if not isinstance(ta, float | int) or not isinstance(tb, float | int):
+        return None
+    if sa.get("cost_profile") != sb.get("cost_profile"):
+        return None
+    return SecondsDelta(float(ta), float(tb))
 
 
 def _region_changes(

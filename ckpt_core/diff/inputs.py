@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..cost import op_cost
 from ..errors import DiffInputError as DiffInputError
-from ..ir import SCHEMA_VERSION, Analysis
+from ..ir import SCHEMA_VERSION, Analysis, Node
 
 #: Saved-value kinds whose storage saving costs (as the analysis summary counts them).
 _COSTLY_SAVED_KINDS = ("activation", "view", "rng_state")
@@ -140,12 +141,16 @@ def _saved_activation_bytes(
 
 
 def _recompute_flops(backward: Mapping[str, Any] | None) -> dict[str, int]:
-    """FLOPs of backward recompute ops, credited to the forward node they recompute."""
+    """FLOPs of backward recompute ops (by the cost model, as in the summary), credited to the
+    forward node they recompute."""
     flops: dict[str, int] = {}
-    for n in backward["nodes"] if backward else ():
-        if n.get("status") == "recompute" and n.get("flops"):
-            of = n.get("recompute_of") or n["name"]
-            flops[of] = flops.get(of, 0) + int(n["flops"])
+    if not backward:
+        return flops
+    nodes = {n["name"]: Node.from_dict(n) for n in backward["nodes"]}
+    for node in nodes.values():
+        if node.status == "recompute":
+            of = node.recompute_of or node.name
+            flops[of] = flops.get(of, 0) + op_cost(node, nodes).flops
     return flops
 
 

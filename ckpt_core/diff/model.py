@@ -161,6 +161,21 @@ class Delta:
 
 
 @dataclass(frozen=True)
+class SecondsDelta:
+    """An estimated time (the cost model's, in seconds) in the base and the other analysis."""
+
+    before: float
+    after: float
+
+    @property
+    def delta(self) -> float:
+        return self.after - self.before
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"before": self.before, "after": self.after, "delta": self.delta}
+
+
+@dataclass(frozen=True)
 class ModuleChange:
     """The changes inside one module path (`(root)` for nodes outside any module).
 
@@ -199,7 +214,8 @@ class ComparisonSummary:
 
     `transitions` counts every status change of a matched node as `"from->to"` (sorted);
     `saved_activation_bytes` and `recompute_flops` are the analyses' totals; `peak_bytes` is
-    `None` unless both documents carry memory figures.
+    `None` unless both documents carry memory figures; `recompute_time_s` (the cost model's
+    estimate) is `None` unless both carry one, on the same device profile.
     """
 
     matched_count: int
@@ -212,6 +228,7 @@ class ComparisonSummary:
     saved_activation_bytes: Delta
     recompute_flops: Delta
     peak_bytes: Delta | None
+    recompute_time_s: SecondsDelta | None = None
 
     def is_empty(self) -> bool:
         return not (self.added_count or self.removed_count or self.transitions
@@ -230,6 +247,8 @@ class ComparisonSummary:
             "policy_changes": self.policy_changes,
             "saved_activation_bytes": self.saved_activation_bytes.to_dict(),
             "recompute_flops": self.recompute_flops.to_dict(),
+            "recompute_time_s": self.recompute_time_s.to_dict() if self.recompute_time_s
+            else None,
             "peak_bytes": self.peak_bytes.to_dict() if self.peak_bytes else None,
         }
 

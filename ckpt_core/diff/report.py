@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..settings import Settings
-from ..units import fmt_bytes, fmt_flops
+from ..units import fmt_bytes, fmt_flops, fmt_seconds
 from .compare import ROOT_MODULE
 from .model import AnalysisInfo, Comparison, Delta, GraphDiff, ModuleChange, NodeRow
 
@@ -75,6 +75,11 @@ def _comparison_lines(
             f"{k.replace('->', ' → ')} {v}" for k, v in others.items()))
     lines.append(_delta("saved activations", s.saved_activation_bytes, fmt_bytes, ""))
     lines.append(_delta("recompute FLOPs", s.recompute_flops, fmt_flops, ""))
+    if s.recompute_time_s is not None:
+        t = s.recompute_time_s
+        sign = "+" if t.delta > 0 else "−" if t.delta < 0 else "±"
+        lines.append(f"  Δ recompute time (est.): {sign}{fmt_seconds(abs(t.delta))} "
+                     f"({fmt_seconds(t.before)} → {fmt_seconds(t.after)})")
     lines.append(_delta("peak", s.peak_bytes, fmt_bytes, "n/a (no memory figures)"))
     lines.append(f"  added {s.added_count}, removed {s.removed_count}, "
                  f"policy changes {s.policy_changes}")

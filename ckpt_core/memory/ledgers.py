@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..classify import storage_root
+from ..cost import op_cost, op_time_s, profile_of
 from ..ir import Analysis, Node, Region
 from .storage import is_runtime_alias
 
@@ -69,20 +70,25 @@ class SavedLedger:
 
 @dataclass(frozen=True)
 class RecomputeEntry:
-    """One backward op that recomputes forward work: its FLOPs (None where torch's flop counter
-    has no formula: counted as 0 in totals) and result bytes; a view (`is_view`) allocates
-    nothing, so totals leave its bytes out."""
+    """One backward op that recomputes forward work: its FLOPs by the cost model
+    (`flops_source`: `torch` for torch's flop counter, `elements` for the per-element estimate,
+    `free` for views), the bytes it reads and writes (`bytes_moved`), its estimated `time_s` on
+    the analysis' device profile, and its result `bytes`; a view (`is_view`) allocates nothing,
+    so totals leave its bytes out."""
 
     region: int
     node: str
     recompute_of: str | None
     op: str
-    flops: int | None
+    flops: int
     bytes: int
     module: str | None
     line: int | None
     step: int
     is_view: bool
+    flops_source: str = "elements"
+    bytes_moved: int = 0
+    time_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
@@ -93,6 +99,8 @@ class Totals:
     count: int
     flops: int
     bytes: int
+    bytes_moved: int = 0
+    time_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
@@ -100,9 +108,10 @@ class Totals:
 
 @dataclass(frozen=True)
 class RecomputeLedger:
-    """Every recompute, in backward order; totals per module and per op (sorted by FLOPs,
-    largest first); `flops_fraction` = recompute FLOPs / forward FLOPs (None without forward
-    FLOPs)."""
+    """Every recompute, in backward order; totals per module and per op (sorted by estimated
+    time, then FLOPs, largest first); `flops_fraction` = recompute FLOPs / forward FLOPs and
+    `time_fraction` = recompute time / forward time (None without forward work), on the device
+    profile named `profile`."""
 
     entries: tuple[RecomputeEntry, ...]
     by_module: tuple[tuple[str, Totals], ...]
@@ -110,6 +119,9 @@ class RecomputeLedger:
     total: Totals
     forward_flops: int
     flops_fraction: float | None
+    forward_time_s: float = 0.0
+    time_fraction: float | None = None
+    profile: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +131,9 @@ class RecomputeLedger:
             "total": self.total.to_dict(),
             "forward_flops": self.forward_flops,
             "flops_fraction": self.flops_fraction,
+            "forward_time_s": self.forward_time_s,
+            "time_fraction": self.time_fraction,
+            "profile": self.profile,
         }
 
 
@@ -184,21 +199,33 @@ def saved_ledger(source: Analysis | dict[str, Any]) -> SavedLedger:
 
 def recompute_ledger(source: Analysis | dict[str, Any]) -> RecomputeLedger:
     """Every recomputed op of every region, with per-module and per-op totals."""
+    analysis = source if isinstance(source, Analysis) else Analysis.from_dict(source)
+    profile = profile_of(analysis.extras)
     entries: list[RecomputeEntry] = []
     forward_flops = 0
-    for region in _regions(source):
+    forward_time_s = 0.0
+    for region in analysis.regions:
         forward = region.graphs["forward"]
-        forward_flops += sum(n.flops or 0 for n in forward.nodes)
+        fw_nodes = forward.by_name()
+        for n in forward.nodes:
+            if n.op == "call_function":
+                c = op_cost(n, fw_nodes)
+                forward_flops += c.flops
+                forward_time_s += op_time_s(c, n.dtype, profile)
         backward = region.graphs.get("backward")
+        bw_nodes = backward.by_name() if backward else {}
         offset = len(forward.nodes)
         for i, n in enumerate(backward.nodes if backward else ()):
             if n.status != "recompute":
                 continue
+            c = op_cost(n, bw_nodes)
             entries.append(RecomputeEntry(
                 region=region.index, node=n.name, recompute_of=n.recompute_of,
-                op=n.wraps or n.target, flops=n.flops, bytes=n.bytes, module=n.module,
+                op=n.wraps or n.target, flops=c.flops, bytes=n.bytes, module=n.module,
                 line=n.source.line if n.source else None, step=offset + i,
                 is_view=n.view_of is not None or is_runtime_alias(n),
+                flops_source=c.flops_source, bytes_moved=c.bytes_moved,
+                time_s=op_time_s(c, n.dtype, profile),
             ))
     by_module = _totals(entries, lambda e: e.module or "")
     by_op = _totals(entries, lambda e: e.op)
@@ -207,12 +234,17 @@ def recompute_ledger(source: Analysis | dict[str, Any]) -> RecomputeLedger:
         entries=tuple(entries), by_module=by_module, by_op=by_op, total=total,
         forward_flops=forward_flops,
         flops_fraction=total.flops / forward_flops if forward_flops else None,
+        forward_time_s=forward_time_s,
+        time_fraction=total.time_s / forward_time_s if forward_time_s else None,
+        profile=profile.name,
     )
 
 
 def _total(entries: list[RecomputeEntry]) -> Totals:
-    return Totals(count=len(entries), flops=sum(e.flops or 0 for e in entries),
-                  bytes=sum(e.bytes for e in entries if not e.is_view))
+    return Totals(count=len(entries), flops=sum(e.flops for e in entries),
+                  bytes=sum(e.bytes for e in entries if not e.is_view),
+                  bytes_moved=sum(e.bytes_moved for e in entries),
+                  time_s=sum(e.time_s for e in entries))
 
 
 def _totals(entries: list[RecomputeEntry], key: Any) -> tuple[tuple[str, Totals], ...]:
@@ -220,4 +252,5 @@ def _totals(entries: list[RecomputeEntry], key: Any) -> tuple[tuple[str, Totals]
     for e in entries:
         groups[key(e)].append(e)
     totals = {k: _total(v) for k, v in groups.items()}
-    return tuple(sorted(totals.items(), key=lambda kv: (-kv[1].flops, -kv[1].bytes, kv[0])))
+    return tuple(sorted(totals.items(),
+                        key=lambda kv: (-kv[1].time_s, -kv[1].flops, -kv[1].bytes, kv[0])))

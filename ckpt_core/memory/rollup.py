@@ -29,6 +29,7 @@ class ModuleRollup:
     recompute_count: int
     recompute_bytes: int
     recompute_flops: int
+    recompute_time_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -65,6 +66,7 @@ def module_rollup(source: Analysis | dict[str, Any]) -> tuple[ModuleRollup, ...]
     """Per-module totals, sorted by path (a parent before its children)."""
     analysis = source if isinstance(source, Analysis) else Analysis.from_dict(source)
     acc: dict[str, list[int]] = defaultdict(lambda: [0] * 6)
+    time_s: dict[str, float] = defaultdict(float)
     for region in analysis.regions:
         for n in region.graphs["forward"].nodes:
             if n.op == "call_function":
@@ -78,11 +80,12 @@ def module_rollup(source: Analysis | dict[str, Any]) -> tuple[ModuleRollup, ...]
         for m in _ancestors(r.module):
             acc[m][3] += 1
             acc[m][4] += 0 if r.is_view else r.bytes
-            acc[m][5] += r.flops or 0
+            acc[m][5] += r.flops
+            time_s[m] += r.time_s
     return tuple(
         ModuleRollup(module=m, depth=len(m.split(".")) if m else 0, forward_ops=v[0],
                      saved_count=v[1], saved_bytes=v[2], recompute_count=v[3],
-                     recompute_bytes=v[4], recompute_flops=v[5])
+                     recompute_bytes=v[4], recompute_flops=v[5], recompute_time_s=time_s[m])
         for m, v in sorted(acc.items(), key=lambda kv: _path_key(kv[0]))
     )
 

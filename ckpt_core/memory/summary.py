@@ -7,6 +7,8 @@ Shape (`version` 1)::
       "peak_bytes": 5371392,                       # largest region peak
       "saved_cost_bytes": 2011648,                 # = summary.saved_activation_bytes
       "recompute_flops_fraction": 0.21,            # recompute / forward FLOPs, or null
+      "recompute_time_fraction": 0.23,             # recompute / forward estimated time, or null
+      "cost_profile": "h100",                      # the device profile of those times
       "repeated_layers": ["blocks.1–11 identical; blocks.0 differs"],
       "regions": [{
         "region": 0, "step_count": 2581, "forward_steps": 836,
@@ -75,6 +77,8 @@ def memory_summary(source: Analysis | dict[str, Any],
         "peak_bytes": max((tl.peak.bytes for tl in timelines), default=0),
         "saved_cost_bytes": saved_ledger(analysis).total_cost_bytes,
         "recompute_flops_fraction": recomputes.flops_fraction,
+        "recompute_time_fraction": recomputes.time_fraction,
+        "cost_profile": recomputes.profile,
         "repeated_layers": [r.text for r in repeated_layers(analysis)],
         "regions": regions,
     }

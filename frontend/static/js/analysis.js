@@ -3,7 +3,7 @@
 import { api, followJob } from "./api.js";
 import { GraphExplorer, legend } from "./graph.js";
 import { renderMemory, regionMemory } from "./memory.js";
-import { h, $, fmtBytes, fmtFlops, readHash, writeHash, copyText, toast, rememberAnalysis, recentAnalyses, analysisIdFrom, settingsSummary } from "./util.js";
+import { h, $, fmtBytes, fmtFlops, fmtTime, fmtPct, readHash, writeHash, copyText, toast, rememberAnalysis, recentAnalyses, analysisIdFrom, settingsSummary } from "./util.js";
 
 const id = decodeURIComponent(location.pathname.replace(/^\/a\//, "").replace(/\/$/, ""));
 const state = { tab: "graph", region: 0, graph: "forward", level: "", node: null, ...parseHash() };
@@ -104,20 +104,27 @@ function memoryFigures() {
   return out;
 }
 
+function knapsackNote() {
+  const k = (doc.cost?.torch_knapsack || []).filter((x) => x.expected_runtime != null);
+  return k.length ? ` · torch's knapsack: ${k.map((x) => `${x.expected_runtime.toLocaleString()} ${x.unit || x.estimator}`).join(", ")}` : "";
+}
+
 function renderCards() {
   const rs = doc.regions[state.region]?.summary || doc.summary || status.summary || {};
   const total = doc.summary || {};
   const multi = doc.regions.length > 1;
   const peak = memoryFigures();
   const card = (label, value, sub, key) => h("div.card.panel", { "data-card": key }, h("div.label", {}, label), h("div.value", {}, value), sub ? h("div.sub", {}, sub) : null);
-  $("#cards").replaceChildren(
+  $("#cards").replaceChildren(...[
     card("Saved activations", fmtBytes(rs.saved_activation_bytes), `${rs.saved_activation_count ?? "–"} storages${multi ? ` · all regions ${fmtBytes(total.saved_activation_bytes)}` : ""}`, "saved_bytes"),
     card("Saved values", String(rs.saved_count ?? "–"), `forward-only ${rs.forward_only_count ?? "–"}`, "saved_count"),
     card("Recomputed ops", String(rs.recomputed_count ?? "–"), multi ? `all regions ${total.recomputed_count}` : "in backward", "recomputed_count"),
     card("Recompute FLOPs", fmtFlops(rs.recompute_flops), `forward ${fmtFlops(rs.forward_flops)}`, "recompute_flops"),
+    total.recompute_time_s != null ? card("Recompute time (est.)", fmtTime(total.recompute_time_s),
+      `${fmtPct(total.recompute_time_fraction)} of forward · ${doc.cost?.profile?.label || total.cost_profile}${knapsackNote()}`, "recompute_time") : null,
     card("Peak memory", peak.estimated != null ? fmtBytes(peak.estimated) : "–",
       peak.measured != null ? `measured ${fmtBytes(peak.measured)}` : (peak.estimated != null ? "estimated · measured needs a GPU worker" : "estimate not available"), "peak"),
-  );
+  ].filter(Boolean));
 }
 
 // ---- graph explorer ----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // the module rollup, and both forward graphs side by side (synchronised selection) or overlaid.
 import { api } from "./api.js";
 import { GraphExplorer } from "./graph.js";
-import { h, $, fmtBytes, fmtFlops, fmtSigned, readHash, writeHash, recentAnalyses, analysisIdFrom, settingsSummary, sortableTable } from "./util.js";
+import { h, $, fmtBytes, fmtFlops, fmtTime, fmtSigned, readHash, writeHash, recentAnalyses, analysisIdFrom, settingsSummary, sortableTable } from "./util.js";
 
 const pair = decodeURIComponent(location.pathname.replace(/^\/diff\/?/, ""));
 const ids = pair ? pair.split("..").filter(Boolean) : [];
@@ -40,14 +40,15 @@ function renderSummary(cmp) {
     h("span.chip", { title: "settings of B" }, `B: ${settingsSummary(b.settings)}`),
     a.torch_version !== b.torch_version ? h("span.chip.warn", {}, `torch ${a.torch_version} vs ${b.torch_version}`) : h("span.chip", {}, `torch ${a.torch_version}`));
   const card = (label, value, sub, key) => h("div.card.panel", { "data-card": key }, h("div.label", {}, label), h("div.value", { style: "font-size:1.05rem" }, value), sub ? h("div.sub", {}, sub) : null);
-  $("#d-cards").replaceChildren(
+  $("#d-cards").replaceChildren(...[
     card("Saved activations", deltaCell(s.saved_activation_bytes, fmtBytes), null, "saved_bytes"),
     card("Recompute FLOPs", deltaCell(s.recompute_flops, fmtFlops), null, "recompute_flops"),
+    s.recompute_time_s ? card("Recompute time (est.)", deltaCell(s.recompute_time_s, fmtTime), null, "recompute_time") : null,
     card("Peak memory", s.peak_bytes ? deltaCell(s.peak_bytes, fmtBytes) : "–", s.peak_bytes ? null : "no estimate in these analyses", "peak"),
     card("Saved → recomputed", `${s.saved_to_recomputed.count} nodes`, fmtBytes(s.saved_to_recomputed.bytes), "s2r"),
     card("Recomputed → saved", `${s.recomputed_to_saved.count} nodes`, fmtBytes(s.recomputed_to_saved.bytes), "r2s"),
     card("Matched", String(s.matched_count), `+${s.added_count} added · −${s.removed_count} removed · ${s.policy_changes} policy changes`, "matched"),
-  );
+  ].filter(Boolean));
 }
 
 function renderTables(cmp) {

@@ -1,7 +1,7 @@
 // The memory tab: Plotly timeline (loaded on first use), saved and recompute ledgers, module rollup,
 // and the budget sweep's pareto front when the analysis belongs to a sweep.
 import { api } from "./api.js";
-import { h, fmtBytes, fmtFlops, sortableTable } from "./util.js";
+import { h, fmtBytes, fmtFlops, fmtTime, columnFormatter, sortableTable } from "./util.js";
 
 let plotlyPromise = null;
 export function loadPlotly() {
@@ -37,13 +37,24 @@ export function pointGraph(pt) { return pointRef(pt).graph; }
 
 function titleCase(key) { return key.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()); }
 
-const BYTE_KEY = /bytes$/, FLOP_KEY = /flops$/;
-function columnsFor(rows) {
+const BYTE_KEY = /bytes$/, FLOP_KEY = /flops$/, TIME_KEY = /_s$/, SHARE_KEY = /(^share$|fraction$)/;
+// Steps index the timeline: they are not quantities, so they keep plain numbers.
+function kindOf(key) {
+  return BYTE_KEY.test(key) ? "bytes" : FLOP_KEY.test(key) ? "flops" : TIME_KEY.test(key) ? "time" : SHARE_KEY.test(key) ? "percent" : null;
+}
+/** Columns of a ledger: one unit per column (in its header), no column whose value never changes. */
+export function columnsFor(rows) {
   const keys = [];
   for (const r of rows.slice(0, 50)) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
-  return keys.filter((k) => rows.some((r) => r[k] == null || typeof r[k] !== "object")).map((k) => {
-    const num = rows.every((r) => r[k] == null || typeof r[k] === "number");
-    return { key: k, label: titleCase(k), num, fmt: BYTE_KEY.test(k) ? fmtBytes : FLOP_KEY.test(k) ? fmtFlops : num ? (v) => (v == null ? "" : String(v)) : null };
+  const varies = (k) => rows.length < 2 || new Set(rows.map((r) => JSON.stringify(r[k] ?? null))).size > 1;
+  return keys.filter((k) => rows.some((r) => r[k] == null || typeof r[k] !== "object")).filter(varies).map((k) => {
+    const num = rows.every((r) => r[k] == null || typeof r[k] === "number" || typeof r[k] === "boolean");
+    const kind = kindOf(k);
+    if (kind) {
+      const { unit, fmt } = columnFormatter(kind, rows.map((r) => r[k]));
+      return { key: k, label: `${titleCase(k.replace(/_(bytes|s)$/, ""))} (${unit})`, num: true, fmt };
+    }
+    return { key: k, label: titleCase(k), num, fmt: num ? (v) => (v == null ? "" : String(v)) : (k === "shape" ? (v) => (Array.isArray(v) ? v.join("×") : v ?? "") : null) };
   });
 }
 
@@ -53,7 +64,7 @@ function rowNode(row) {
 
 function ledgerPanel(title, rows, onSelect, { wide = false, sortKey } = {}) {
   const cols = columnsFor(rows);
-  const first = sortKey || cols.find((c) => BYTE_KEY.test(c.key))?.key || cols.find((c) => FLOP_KEY.test(c.key))?.key;
+  const first = sortKey || cols.find((c) => /cost_bytes$/.test(c.key))?.key || cols.find((c) => TIME_KEY.test(c.key))?.key || cols.find((c) => BYTE_KEY.test(c.key))?.key || cols.find((c) => FLOP_KEY.test(c.key))?.key;
   const slug = title.toLowerCase().replace(/[^a-z]+/g, "-");
   return h("section.panel", { class: wide ? "wide" : null, "aria-label": title, "data-ledger": slug },
     h("header", {}, h("h2", {}, title), h("span.muted", { style: "font-size:.85em" }, `${rows.length} rows · click a header to sort${onSelect ? ", a row to select its node" : ""}`)),
@@ -111,7 +122,7 @@ export async function renderMemory(root, { id, doc, status, region, sweepId, onS
   parts.push(timelinePanel);
   for (const [title, rows] of ledgersFrom(memory, doc, region)) parts.push(ledgerPanel(title, rows, onSelect));
   const sweepPanel = h("section.panel.wide", { "aria-label": "Budget sweep" },
-    h("header", {}, h("h2", {}, "Memory budget sweep"), h("span.muted", { style: "font-size:.85em" }, "saved activation bytes vs recompute FLOPs per budget; click a point to open that plan")),
+    h("header", {}, h("h2", {}, "Memory budget sweep"), h("span.muted", { style: "font-size:.85em" }, "saved activations vs estimated recompute time per budget; click a point to open that plan")),
     h("div", { id: "pareto-box", class: "body" }));
   if (sweepPanel) parts.push(sweepPanel);
   root.replaceChildren(...parts);
@@ -180,15 +191,19 @@ async function renderSweep(box, { id, doc, status, sweepId, onSweep }) {
   const points = (sweep.result || sweep).points || [];
   const current = settings.memory_budget ?? 1;
   const Plotly = await loadPlotly();
-  const el = h("div", { id: "pareto", role: "img", "aria-label": "Budget sweep: saved bytes against recompute FLOPs" });
+  // Estimated recompute time when the points carry it (the cost model), else FLOPs.
+  const timed = points.length && points.every((p) => typeof p.recompute_time_s === "number");
+  const el = h("div", { id: "pareto", role: "img", "aria-label": `Budget sweep: saved bytes against recompute ${timed ? "time" : "FLOPs"}` });
   box.replaceChildren(el);
+  const xs = columnFormatter("bytes", points.map((p) => p.saved_activation_bytes));
+  const ys = timed ? columnFormatter("time", points.map((p) => p.recompute_time_s)) : null;
   await Plotly.newPlot(el, [{
     type: "scatter", mode: "lines+markers+text",
-    x: points.map((p) => p.saved_activation_bytes), y: points.map((p) => p.recompute_flops),
-    text: points.map((p) => `${p.budget}`), textposition: "top center", customdata: points.map((p) => p.budget),
+    x: points.map((p) => Number(xs.fmt(p.saved_activation_bytes))), y: points.map((p) => (timed ? Number(ys.fmt(p.recompute_time_s)) : p.recompute_flops)),
+    text: points.map((p) => `${p.budget}`), textposition: "top center", customdata: points.map((p) => [p.budget, fmtBytes(p.saved_activation_bytes), fmtFlops(p.recompute_flops), timed ? fmtTime(p.recompute_time_s) : "–"]),
     marker: { size: points.map((p) => (p.budget === current ? 16 : 10)), color: points.map((p) => (p.non_monotonic ? "#c62828" : p.budget === current ? "#e0831a" : "#2f5fd0")) },
-    hovertemplate: "budget %{text}<br>saved %{x:,} B<br>recompute %{y:,} FLOP<extra></extra>",
-  }], { xaxis: { title: { text: "saved activation bytes" } }, yaxis: { title: { text: "recompute FLOPs" } }, margin: { l: 70, r: 20, t: 20, b: 50 } }, { responsive: true, displaylogo: false });
+    hovertemplate: "budget %{customdata[0]}<br>saved %{customdata[1]}<br>recompute %{customdata[2]}, est. %{customdata[3]}<extra></extra>",
+  }], { xaxis: { title: { text: `saved activations (${xs.unit})` } }, yaxis: { title: { text: timed ? `estimated recompute time (${ys.unit})` : "recompute FLOPs" } }, margin: { l: 70, r: 20, t: 20, b: 50 } }, { responsive: true, displaylogo: false });
   el.on("plotly_click", async (ev) => {
     const p = points[ev.points?.[0]?.pointIndex];
     if (!p) return;

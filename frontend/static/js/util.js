@@ -16,6 +16,46 @@ export function fmtFlops(n) {
   return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 2)} ${units[i]}`;
 }
 
+/** Seconds in the unit that fits: ns, µs, ms or s. */
+export function fmtTime(s) {
+  if (s == null || Number.isNaN(s)) return "–";
+  const v = Math.abs(Number(s));
+  if (v === 0) return "0 s";
+  const [div, unit] = v < 1e-6 ? [1e-9, "ns"] : v < 1e-3 ? [1e-6, "µs"] : v < 1 ? [1e-3, "ms"] : [1, "s"];
+  const x = Number(s) / div;
+  return `${x.toFixed(Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2)} ${unit}`;
+}
+
+export function fmtPct(f) {
+  if (f == null || Number.isNaN(f)) return "–";
+  const p = Number(f) * 100;
+  return `${p.toFixed(p !== 0 && Math.abs(p) < 1 ? 2 : 1)} %`;
+}
+
+/** One unit for a whole column: a formatter that writes every value in the unit of the largest. */
+export function columnFormatter(kind, values) {
+  const max = Math.max(0, ...values.filter((v) => typeof v === "number").map((v) => Math.abs(v)));
+  if (kind === "bytes") {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (max >= 1024 ** (i + 1) && i < units.length - 1) i += 1;
+    const unit = units[i];
+    return { unit, fmt: (v) => (v == null ? "" : i === 0 ? String(v) : (v / 1024 ** i).toFixed(1)) };
+  }
+  if (kind === "time") {
+    const [div, unit] = max < 1e-6 ? [1e-9, "ns"] : max < 1e-3 ? [1e-6, "µs"] : max < 1 ? [1e-3, "ms"] : [1, "s"];
+    return { unit, fmt: (v) => (v == null ? "" : (v / div).toFixed(2)) };
+  }
+  if (kind === "flops") {
+    const units = ["FLOP", "kFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP"];
+    let i = 0;
+    while (max >= 1000 ** (i + 1) && i < units.length - 1) i += 1;
+    return { unit: units[i], fmt: (v) => (v == null ? "" : i === 0 ? String(v) : (v / 1000 ** i).toFixed(2)) };
+  }
+  if (kind === "percent") return { unit: "%", fmt: (v) => (v == null ? "" : (v * 100).toFixed(1)) };
+  return { unit: null, fmt: (v) => (v == null ? "" : String(v)) };
+}
+
 export function fmtSigned(n, fmt) {
   if (n == null) return "–";
   return (n > 0 ? "+" : n < 0 ? "−" : "±") + fmt(Math.abs(n));
