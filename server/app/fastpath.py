@@ -1,17 +1,12 @@
 """Answers the hottest reads (a finished analysis' status and graph JSON) straight from the
-in-memory caches the routes fill, before routing; a miss goes through the app as usual."""
+ready responses the routes keep in the `ViewCache` under their URL path, before routing; a
+miss goes through the app as usual."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
+from .caches import ViewCache
 from .encoding import Body
 from .limits import ASGIApp, Receive, Scope, Send
-
-_STATUS = re.compile(r"^/api/analyses/([^/]{1,64})$")
-_GRAPH = re.compile(
-    r"^/api/analyses/([^/]{1,64})/regions/(\d{1,5})/graphs/(forward|backward|joint)$")
 
 
 class FastPathMiddleware:
@@ -32,22 +27,16 @@ class FastPathMiddleware:
     def _cached(self, scope: Scope) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
         if scope.get("method") != "GET" or scope.get("query_string"):
             return None
-        service: Any = getattr(scope["app"].state, "service", None)
-        if service is None:
+        service = getattr(scope["app"].state, "service", None)
+        cache: ViewCache | None = getattr(service, "cache", None)
+        if cache is None:
             return None
-        path = scope["path"]
-        if m := _STATUS.match(path):
-            job = service.finished_job(m.group(1))
-            cached = service.views.get((job.id, "status", m.group(1))) if job else None
-            return (cached, []) if isinstance(cached, bytes) else None
-        if m := _GRAPH.match(path):
-            job = service.finished_job(m.group(1))
-            key = (job.id, int(m.group(2)), m.group(3), "json") if job else None
-            graph = service.views.get(key) if key else None
-            if not isinstance(graph, Body):
-                return None
+        ready = cache.response(scope["path"])
+        if isinstance(ready, bytes):
+            return ready, []
+        if isinstance(ready, Body):
             accept = dict(scope.get("headers", [])).get(b"accept-encoding", b"")
             if b"gzip" in accept.lower():
-                return graph.gz, [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
-            return graph.raw, [(b"vary", b"Accept-Encoding")]
+                return ready.gz, [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+            return ready.raw, [(b"vary", b"Accept-Encoding")]
         return None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 
+from server.lru import LRU
 from server.store.blobs import BlobStore
 
 from .hierarchy import Item, Level, UnknownGroup, build_level, group_paths
@@ -29,8 +29,7 @@ class LayoutCache:
 
     def __init__(self, blobs: BlobStore | None, memory_items: int = 256) -> None:
         self.blobs = blobs
-        self._memory: OrderedDict[str, bytes] = OrderedDict()
-        self._memory_items = memory_items
+        self._memory: LRU[str, bytes] = LRU(memory_items)
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
 
@@ -39,29 +38,22 @@ class LayoutCache:
         text = f"{LAYOUT_VERSION}\0{content_key}\0{region}\0{kind}\0{expand}"
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def _remember(self, key: str, svg: bytes) -> None:
-        with self._lock:
-            self._memory[key] = svg
-            self._memory.move_to_end(key)
-            while len(self._memory) > self._memory_items:
-                self._memory.popitem(last=False)
-
     def svg(self, key: str, level: Level) -> bytes:
+        svg = self._memory.get(key)
+        if svg is not None:
+            return svg
         with self._lock:
-            if key in self._memory:
-                self._memory.move_to_end(key)
-                return self._memory[key]
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # one `dot` per level even when many clients ask at once
-            with self._lock:
-                if key in self._memory:
-                    return self._memory[key]
+            svg = self._memory.get(key)
+            if svg is not None:
+                return svg
             stored = self.blobs.get(f"layouts/{key}.svg.gz") if self.blobs else None
             if stored is None:
                 stored = render_svg(level)
                 if self.blobs:
                     self.blobs.put(f"layouts/{key}.svg.gz", stored)
-            self._remember(key, stored)
+            self._memory.put(key, stored)
         with self._lock:
             self._key_locks.pop(key, None)
         return stored

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
+from ..core import core_function
 from ..deps import Service
 from ..errors import ApiError
+from ..payloads import ERRORS
 from ..service import AnalysisService
-from .analyses import ERRORS
 
 router = APIRouter(prefix="/api/diffs", tags=["diffs"])
 
 MAX_DIFFED = 4
-
-
-def core_function(module_name: str, function: str) -> Any:
-    """A core analysis that may not be in this build yet; 501 when it is not."""
-    try:
-        return getattr(importlib.import_module(module_name), function)
-    except (ImportError, AttributeError) as e:
-        raise ApiError(501, "not_available", f"this server has no {module_name}.{function} "
-                       "analysis yet") from e
 
 
 def _diff(service: AnalysisService, ids: list[str]) -> bytes:

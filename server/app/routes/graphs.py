@@ -16,8 +16,8 @@ from ..deps import Layouts, Service
 from ..encoding import Body, send
 from ..errors import ApiError
 from ..models import GraphLevel, GroupItem
+from ..payloads import ERRORS
 from ..service import AnalysisService
-from .analyses import ERRORS
 
 router = APIRouter(prefix="/api/analyses/{analysis_id}/regions/{region}/graphs", tags=["graphs"])
 
@@ -57,38 +57,43 @@ def _graph_nodes(service: AnalysisService, job: JobRecord, region: int,
 
 def _level(service: AnalysisService, job: JobRecord, region: int, kind: str,
            expand: str) -> Level:
-    key = (job.id, region, kind, "level", expand)
-    level = service.views.get(key)
+    cache = service.cache
+    level = cache.level(job.id, region, kind, expand)
     if level is None:
-        paths_key = (job.id, region, kind, "paths")
         nodes = _graph_nodes(service, job, region, kind)
-        paths = service.views.get(paths_key)
+        paths = cache.group_paths(job.id, region, kind)
         if paths is None:
             joint = _region(service, job, region)["graphs"].get("joint", {}).get("nodes", [])
-            paths = group_paths(nodes, joint)
-            service.views.put(paths_key, paths)
+            paths = cache.put_group_paths(job.id, region, kind, group_paths(nodes, joint))
         try:
             level = build_level(nodes, paths, expand.strip("."))
         except UnknownGroup as e:
             raise ApiError(404, "unknown_group", str(e)) from e
-        service.views.put(key, level)
-    return level  # type: ignore[no-any-return]
+        cache.put_level(job.id, region, kind, expand, level)
+    return level
+
+
+def graph_path(analysis_id: str, region: int, kind: str) -> str:
+    """The URL path of a graph's JSON (the key of its ready response in the view cache)."""
+    return f"/api/analyses/{analysis_id}/regions/{region}/graphs/{kind}"
 
 
 def _graph_json(service: AnalysisService, analysis_id: str, region: int, kind: str) -> Body:
     job = service.job(analysis_id)
-    key = (job.id, region, kind, "json")
-    body = service.views.get(key)
+    path = graph_path(analysis_id, region, kind)
+    body = service.cache.response(path)
+    if isinstance(body, Body):
+        return body
+    body = service.cache.graph_json(job.id, region, kind)  # shared by the job's links
     if body is None:
         nodes = _graph_nodes(service, job, region, kind)
         reg = _region(service, job, region)
-        body = Body.of(json.dumps({"region": region, "kind": kind,
-                                   "num_user_outputs": reg.get("num_user_outputs"),
-                                   "saved": reg.get("saved", []), "nodes": nodes},
-                                  separators=(",", ":")).encode("utf-8"))
-        service.views.put(key, body)
-    found: Body = body
-    return found
+        body = service.cache.put_graph_json(job.id, region, kind, Body.of(json.dumps(
+            {"region": region, "kind": kind, "num_user_outputs": reg.get("num_user_outputs"),
+             "saved": reg.get("saved", []), "nodes": nodes},
+            separators=(",", ":")).encode("utf-8")))
+    service.cache.put_response(path, job.id, analysis_id, body)
+    return body
 
 
 def _svg(service: AnalysisService, layouts: Any, analysis_id: str, region: int, kind: str,
@@ -135,8 +140,7 @@ async def graph(analysis_id: str, region: Region, kind: GraphKindName, request: 
     `?format=svg` gives the laid-out level `expand` instead."""
     if format == "svg":
         return await graph_svg(analysis_id, region, kind, service, layouts, expand)
-    job = service.finished_job(analysis_id)
-    body: Body | None = service.views.get((job.id, region, kind.value, "json")) if job else None
-    if body is None:  # first read: load the document off the event loop
+    body = service.cache.response(graph_path(analysis_id, region, kind.value))
+    if not isinstance(body, Body):  # first read: load the document off the event loop
         body = await run_in_threadpool(_graph_json, service, analysis_id, region, kind.value)
     return send(body, request)

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
+from ..core import core_function
 from ..deps import Service
 from ..errors import ApiError
+from ..payloads import ERRORS
 from ..service import AnalysisService
-from .analyses import ERRORS
-from .diffs import core_function
 
 router = APIRouter(prefix="/api/analyses/{analysis_id}", tags=["memory"])
 
@@ -21,12 +21,10 @@ JSON_OK: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json"
 
 def _memory(service: AnalysisService, analysis_id: str) -> dict[str, Any]:
     job = service.job(analysis_id)
-    key = (job.id, "memory")
-    cached = service.views.get(key)
+    cached = service.cache.memory(job.id)
     if cached is None:
-        cached = core_function("ckpt_core.memory", "analyze_memory")(
-            service.document(job)).to_dict()
-        service.views.put(key, cached)
+        cached = service.cache.put_memory(job.id, core_function(
+            "ckpt_core.memory", "analyze_memory")(service.document(job)).to_dict())
     return dict(cached)
 
 

@@ -10,13 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from server.store import FINAL_STATUSES
 
+from ..core import core_function
 from ..deps import OwnerToken, Service, Submitter
 from ..errors import ApiError
 from ..models import AnalysisStatus, SubmissionResponse, SweepRequest
+from ..payloads import ERRORS, parse_submission, status_body, submission_response
 from ..service import AnalysisService
-from ..sweeps import refresh_sweep, submit_sweep, sweep_progress
-from .analyses import ERRORS, parse_submission, status_body, submission_response
-from .diffs import core_function
 
 router = APIRouter(prefix="/api/sweeps", tags=["sweeps"])
 
@@ -34,7 +33,7 @@ async def post_sweep(request: Request, response: Response, service: Service,
     budgets = sorted({float(b) for b in req.budgets}, reverse=True)
     if any(not 0.0 <= b <= 1.0 for b in budgets):
         raise ApiError(422, "invalid_request", "budgets: every budget must be in [0, 1]")
-    sub = await run_in_threadpool(submit_sweep, service, req.source, req.settings, req.name,
+    sub = await run_in_threadpool(service.sweeps.submit, req.source, req.settings, req.name,
                                   budgets)
     response.headers["Location"] = f"/api/sweeps/{sub.share_id}"
     return submission_response(sub, base="/api/sweeps")
@@ -54,14 +53,14 @@ def get_sweep(sweep_id: str, service: Service) -> Response:
     """The sweep's status; when done, `result` holds the sweep document: one point per budget
     (saved bytes, recompute FLOPs, peak, `non_monotonic`) with `analysis_id`/`share_url`, the
     link of that budget's complete analysis."""
-    job = refresh_sweep(service, service.job(sweep_id, "sweep"))
+    job = service.sweeps.refresh(service.job(sweep_id, "sweep"))
     body: dict[str, Any] = status_body(sweep_id, job).model_dump(mode="json")
     body["status_url"] = f"/api/sweeps/{sweep_id}"
     body["budgets"] = job.options.get("sweep_budgets", [])
     if job.status == "done":
         body["result"] = service.document(job)
     elif job.status not in FINAL_STATUSES:
-        body["message"], body["progress"] = sweep_progress(service, job)
+        body["message"], body["progress"] = service.sweeps.progress(job)
     return Response(json.dumps(body), media_type="application/json")
 
 def _pareto(service: AnalysisService, sweep_id: str) -> str:

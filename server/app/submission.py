@@ -1,0 +1,89 @@
+"""Submitting a snippet: check it, answer from the result cache or record (and queue) a job.
+
+The cache key is a content hash of everything that determines a result (source, settings,
+torch version, device, job kind and options); an identical submission gets the existing job
+under a new share link, so strangers' links are never linked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ckpt_core import Settings
+from ckpt_core.source import check_source
+from server.jobs import JobSpec
+from server.store import JobRecord, Store
+
+from .errors import ApiError
+from .settings import ServerSettings
+from .watching import JobWatcher, OwnJob
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submission's answer: the new share link, its owner token, the job behind it."""
+
+    share_id: str
+    owner_token: str
+    job: JobRecord
+    cached: bool
+
+
+def job_spec(job: JobRecord, options: dict[str, Any] | None = None) -> JobSpec:
+    """The backend job that computes a stored job (with other `options` if given)."""
+    return JobSpec(job_id=job.id, source=job.source, settings=job.settings,
+                   snippet_name=job.snippet_name, device=job.device,
+                   options=job.options if options is None else options)
+
+
+class Submissions:
+    """The submission use case over the store and the job watcher."""
+
+    def __init__(self, settings: ServerSettings, store: Store, watcher: JobWatcher,
+                 torch_version: str) -> None:
+        self.settings, self.store, self.watcher = settings, store, watcher
+        self.torch_version = torch_version
+        self._lock = threading.Lock()
+
+    def resolve_device(self, settings: Settings) -> str:
+        return self.settings.device if settings.device == "auto" else settings.device
+
+    def cache_key(self, source: str, settings: Settings, device: str, kind: str,
+                  options: dict[str, Any]) -> str:
+        """Content hash of everything that determines a result; never leaves the server."""
+        canonical = {**settings.to_dict(), "device": device}
+        blob = json.dumps({"source": source, "settings": canonical, "torch": self.torch_version,
+                           "device": device, "kind": kind, "options": options},
+                          sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def submit(self, source: str, settings_in: dict[str, Any] | None, name: str, *,
+               kind: str = "analysis", options: dict[str, Any] | None = None,
+               link: bool = True, queue: bool = True) -> Submission:
+        """Check the snippet and settings, then answer from the cache or record a job; a new
+        analysis job is queued unless `queue=False` (another backend job will compute it)."""
+        size_bytes = len(source.encode("utf-8", "surrogatepass"))
+        if size_bytes > self.settings.max_snippet_bytes:
+            raise ApiError(413, "too_large", f"source: the snippet is {size_bytes} bytes; the "
+                           f"limit is {self.settings.max_snippet_bytes // 1024} KiB")
+        settings = Settings.from_dict(settings_in)
+        check_source(source, name)
+        device = self.resolve_device(settings)
+        options = dict(options or {})
+        key = self.cache_key(source, settings, device, kind, options)
+        with self._lock:
+            job = self.store.cached_job(key)
+            cached = job is not None
+            if job is None:
+                job = self.store.create_job(
+                    kind=kind, cache_key=key, source=source, snippet_name=name,
+                    settings=settings.to_dict(), options=options, device=device,
+                    torch_version=self.torch_version)
+            share_id, token = self.store.create_link(job.id, name) if link else ("", "")
+        if not cached and kind == "analysis" and queue:
+            self.watcher.submit(job_spec(job), OwnJob(job.id))
+        return Submission(share_id, token, job, cached)
