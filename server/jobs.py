@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 #: Stages a job passes through, in order; `progress` in [0, 1] rises with them.
 Stage = Literal[
@@ -75,3 +75,15 @@ class JobBackend(Protocol):
 
     def close(self) -> None:
         """Stop consumers and release resources."""
+
+
+@runtime_checkable
+class ServesQueues(Protocol):
+    """A backend that knows which consumers serve its queues ("cpu", "cuda"): the API refuses
+    a job that no consumer could ever run, and `/readyz` lists them."""
+
+    def queue_consumers(self) -> dict[str, list[str]]:
+        """Per queue, the names of the consumers seen alive recently."""
+
+    def queue_pending(self) -> dict[str, int]:
+        """Per queue, the jobs waiting in it."""

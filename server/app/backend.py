@@ -33,7 +33,8 @@ def make_backend(settings: ServerSettings) -> JobBackend:
     if choice == "local":
         log.warning("CKPT_BACKEND=local: analyses run WITHOUT a sandbox, as the server's user; "
                     "only for snippets you trust")
-        return LocalBackend(pool_size=settings.pool_size)
+        return LocalBackend(pool_size=settings.pool_size,
+                            queue_deadline_s=settings.queue_deadline_s)
     module_name, _, attr = choice.partition(":")
     if not attr:
         raise ValueError(f"CKPT_BACKEND={choice!r}: expected auto, worker, local or module:factory")
@@ -45,7 +46,8 @@ def _worker_backend(worker: Any, settings: ServerSettings) -> JobBackend:
     queue_url = settings.queue_url or None
     gpus = tuple(range(settings.gpus))
     trusted = settings.trusted_local
-    backend = worker.make_backend(queue_url, settings.data_dir, trusted_local=trusted)
+    backend = worker.make_backend(queue_url, settings.data_dir, trusted_local=trusted,
+                                  queue_deadline_s=settings.queue_deadline_s)
     if queue_url and queue_url.startswith(("redis://", "rediss://")):
         return cast(JobBackend, backend)  # `ckpt worker` hosts consume the shared queue
     try:

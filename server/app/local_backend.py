@@ -26,7 +26,8 @@ JOB_TIMEOUT_S = 900.0
 class LocalBackend:
     """`JobBackend` running jobs through `server.app.local_runner` in child processes."""
 
-    def __init__(self, pool_size: int = 1, timeout_s: float = JOB_TIMEOUT_S) -> None:
+    def __init__(self, pool_size: int = 1, timeout_s: float = JOB_TIMEOUT_S,
+                 queue_deadline_s: float = 900.0) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max(1, pool_size),
                                         thread_name_prefix="ckpt-local-job")
         self._lock = threading.Lock()
@@ -35,6 +36,8 @@ class LocalBackend:
         self._procs: dict[str, subprocess.Popen[str]] = {}
         self._cancelled: set[str] = set()
         self._timeout_s = timeout_s
+        self._queue_deadline_s = queue_deadline_s
+        self._pool_size = max(1, pool_size)
         self._listeners: list[Callable[[str], None]] = []
 
     def subscribe(self, listener: Callable[[str], None]) -> None:
@@ -52,10 +55,26 @@ class LocalBackend:
 
     def submit(self, spec: JobSpec) -> None:
         self._emit(spec.job_id, "queued", 0.0, "waiting for a free runner")
-        self._pool.submit(self._run, spec)
+        self._pool.submit(self._run, spec, time.monotonic())
 
-    def _run(self, spec: JobSpec) -> None:
+    def queue_consumers(self) -> dict[str, list[str]]:
+        """Runs jobs of either device in child processes on this host."""
+        names = [f"local-{i}" for i in range(self._pool_size)]
+        return {"cpu": names, "cuda": names}
+
+    def queue_pending(self) -> dict[str, int]:
+        with self._lock:
+            waiting = sum(1 for events in self._events.values() if events[-1].stage == "queued")
+        return {"cpu": waiting}
+
+    def _run(self, spec: JobSpec, queued_at: float) -> None:
         if spec.job_id in self._cancelled:
+            return
+        waited_s = time.monotonic() - queued_at
+        if waited_s > self._queue_deadline_s:
+            self._finish(spec.job_id, None, _sandbox_error(
+                f"no runner took this job within the queue deadline ({self._queue_deadline_s:g}"
+                f" s; it waited {waited_s:.0f} s); it failed without running: submit it again"))
             return
         self._emit(spec.job_id, "starting", 0.1, "starting a Python process")
         payload = json.dumps({"source": spec.source, "settings": spec.settings,

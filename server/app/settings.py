@@ -31,6 +31,8 @@ class ServerSettings:
       without it, a host that cannot sandbox makes the server refuse to start.
     - `allowed_origins`: pages from these origins may submit too (`CKPT_ALLOWED_ORIGINS`);
       a browser write from any other site is refused (403).
+    - `queue_deadline_s`: a job no worker has taken after this long fails with that reason
+      (`CKPT_QUEUE_DEADLINE_S`, default 900).
     - `allowed_hosts`: names this server answers to besides `localhost` and IP addresses
       (`CKPT_ALLOWED_HOSTS`, comma-separated; `*.example.com` for subdomains, `*` for any):
       a request addressed to another name is refused (400), against DNS rebinding.
@@ -57,6 +59,7 @@ class ServerSettings:
     frontend_dir: Path = REPO_ROOT / "frontend"
     examples_dir: Path = REPO_ROOT / "examples"
     job_poll_s: float = 0.2
+    queue_deadline_s: float = 900.0
 
     def resolved(self) -> ServerSettings:
         """Fill URLs that default to paths under `data_dir`."""
@@ -86,6 +89,7 @@ class ServerSettings:
             trusted_local=e.get("CKPT_TRUSTED_LOCAL", "") in ("1", "true", "yes"),
             allowed_origins=frozenset(o.strip().rstrip("/") for o in
                                       e.get("CKPT_ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            queue_deadline_s=float(e.get("CKPT_QUEUE_DEADLINE_S", "900")),
             allowed_hosts=frozenset(h.strip().lower() for h in
                                     e.get("CKPT_ALLOWED_HOSTS", "").split(",") if h.strip()),
         )

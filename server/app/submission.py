@@ -15,7 +15,7 @@ from typing import Any
 
 from ckpt_core import Settings
 from ckpt_core.source import check_source
-from server.jobs import JobSpec
+from server.jobs import JobSpec, ServesQueues
 from server.store import JobRecord, Store
 
 from .errors import ApiError
@@ -49,6 +49,25 @@ class Submissions:
         self.torch_version = torch_version
         self._lock = threading.Lock()
 
+    def check_served(self, device: str) -> None:
+        """Refuse (503) a job that no consumer serves: it would wait in its queue forever."""
+        backend = self.watcher.backend
+        if not isinstance(backend, ServesQueues):
+            return
+        queue = "cuda" if device.startswith("cuda") else "cpu"
+        served = backend.queue_consumers()
+        if served.get(queue):
+            return
+        live = [f"{q} ({len(c)} worker{'s' if len(c) != 1 else ''})"
+                for q, c in served.items() if c]
+        hint = ("set settings.device to \"cpu\" or \"auto\", or start a GPU worker "
+                "(`ckpt worker --gpus 0`)" if queue == "cuda" else
+                "start a worker (`ckpt worker`) or wait for one to come back")
+        raise ApiError(503, "no_worker",
+                       f"no worker serves the {queue} queue, so this analysis could never run; "
+                       f"queues with workers: {', '.join(live) or 'none'}; {hint}",
+                       headers={"Retry-After": "30"})
+
     def resolve_device(self, settings: Settings) -> str:
         return self.settings.device if settings.device == "auto" else settings.device
 
@@ -79,6 +98,7 @@ class Submissions:
             job = self.store.cached_job(key)
             cached = job is not None
             if job is None:
+                self.check_served(device)
                 job = self.store.create_job(
                     kind=kind, cache_key=key, source=source, snippet_name=name,
                     settings=settings.to_dict(), options=options, device=device,

@@ -16,7 +16,7 @@ from ..jobs import JobEvent, JobOutcome, JobSpec
 from .cgroups import CgroupManager
 from .cleanup import new_work_root, sweep_orphans
 from .pool import SandboxPool
-from .queue import Consumer, Queues
+from .queue import DEVICES, Consumer, Queues
 from .runner import JobRunner, cancelled_error
 from .sandbox import SandboxConfig, SandboxLimits, describe, host_config
 from .state import CANCELLED_CLAIM, JobState
@@ -33,7 +33,8 @@ class WorkerBackend:
 
     def __init__(self, queues: Queues, data_dir: Path, *, trusted_local: bool = False,
                  pool_size: int = 1, limits: SandboxLimits | None = None,
-                 stale_after_s: float = 30.0, preload: bool = True) -> None:
+                 stale_after_s: float = 30.0, preload: bool = True,
+                 queue_deadline_s: float = 900.0) -> None:
         self.queues = queues
         self.state = JobState(queues.state_storage)
         self.data_dir = data_dir
@@ -41,6 +42,8 @@ class WorkerBackend:
         self.pool_size = pool_size
         self.limits = limits or SandboxLimits()
         self.stale_after_s = stale_after_s
+        self.queue_deadline_s = queue_deadline_s
+        self.lost_check_interval_s = LOST_CHECK_INTERVAL_S
         self.preload = preload
         self.consumers: list[Consumer] = []
         #: which isolation layers are in force, per consumer (for logs and status pages)
@@ -125,9 +128,16 @@ class WorkerBackend:
         runners = [JobRunner(self.state, SandboxPool(config, self.pool_size),
                              max_timeout_s=self.limits.timeout_s) for _ in range(workers)]
         consumer = Consumer(self.queues.by_device[device], runners, name,
-                            self.queues.wakeups[device])
+                            self.queues.wakeups[device], queue=device, state=self.state)
         consumer.start()
         self.consumers.append(consumer)
+
+    def queue_consumers(self) -> dict[str, list[str]]:
+        """Per queue, the consumers (here or on `ckpt worker` hosts) seen alive recently."""
+        return {queue: self.state.consumers(queue, self.stale_after_s) for queue in DEVICES}
+
+    def queue_pending(self) -> dict[str, int]:
+        return {queue: self.queues.pending(queue) for queue in DEVICES}
 
     def pool_status(self) -> dict[str, str]:
         """Per embedded consumer: warm sandboxes waiting for a job, and why warming fails if
@@ -164,11 +174,21 @@ class WorkerBackend:
         if not events or time.time() - events[0].at <= self.stale_after_s:
             return
         now = time.monotonic()
-        if now - self._lost_checked.get(job_id, 0.0) < LOST_CHECK_INTERVAL_S:
+        if now - self._lost_checked.get(job_id, 0.0) < self.lost_check_interval_s:
             return  # reading the queue's pending tasks is not free: at most every few seconds
         self._lost_checked[job_id] = now
+        waited_s = time.time() - events[0].at
         if job_id in self.queues.pending_job_ids():
-            return  # still waiting its turn
+            if waited_s <= self.queue_deadline_s:
+                return  # still waiting its turn
+            if not self.state.claim(job_id, EXPIRED_CLAIM):
+                return  # a worker took it just now
+            err = SandboxError(
+                f"no worker took this job within the queue deadline ({self.queue_deadline_s:g} "
+                f"s; it waited {waited_s:.0f} s behind other jobs or with no worker for its "
+                "device); the job failed without running: submit it again later")
+            self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
+            return
         if not self.state.claim(job_id, LOST_CLAIM):
             return  # a worker claimed it meanwhile
         err = SandboxError("the job left the queue but no worker started it (the worker that "
@@ -183,11 +203,14 @@ OUTCOMES_KEPT = 2
 LOST_CHECK_INTERVAL_S = 5.0
 #: the claim a lost job gets, so that a worker that still finds it skips it
 LOST_CLAIM = "lost-before-claim"
+#: the claim of a job that waited past the queue deadline: a worker that dequeues it skips it
+EXPIRED_CLAIM = "expired-in-queue"
 
 
 def make_backend(queue_url: str | None, data_dir: Path, *, trusted_local: bool = False,
                  pool_size: int = 1, limits: SandboxLimits | None = None,
-                 stale_after_s: float = 30.0, preload: bool = True) -> WorkerBackend:
+                 stale_after_s: float = 30.0, preload: bool = True,
+                 queue_deadline_s: float = 900.0) -> WorkerBackend:
     """The backend `ckpt serve` uses: `queue_url` None → `<data_dir>/queue.sqlite3`
     (call `start_embedded_consumer()` to run jobs in-process); `redis://…` → shared queue
     served by `ckpt worker` hosts. `close()` stops any embedded consumer."""
@@ -195,4 +218,4 @@ def make_backend(queue_url: str | None, data_dir: Path, *, trusted_local: bool =
     data_dir.mkdir(parents=True, exist_ok=True)
     return WorkerBackend(Queues(queue_url, data_dir), data_dir, trusted_local=trusted_local,
                          pool_size=pool_size, limits=limits, stale_after_s=stale_after_s,
-                         preload=preload)
+                         preload=preload, queue_deadline_s=queue_deadline_s)

@@ -12,6 +12,7 @@ import datetime
 import json
 import logging
 import threading
+import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,15 @@ from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 
 from ..jobs import JobSpec
 from .runner import JobRunner
+from .state import JobState
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "ckpt.run_job"
 #: how often an idle consumer looks at a queue that does not block (SQLite)
 POLL_S = 0.05
+#: how often a consumer says it is alive; the server counts it live for `stale_after_s`
+BEAT_S = 5.0
 DEVICES = ("cpu", "cuda")
 
 
@@ -116,21 +120,41 @@ class Queues:
 
 
 class Consumer:
-    """`workers` threads taking jobs from one device's queue, each with its own runner."""
+    """`workers` threads taking jobs from one device's queue, each with its own runner, and
+    one that tells the job state every `BEAT_S` that this consumer serves `queue` (the server
+    refuses jobs no consumer serves)."""
 
     def __init__(self, huey: Huey, runners: list[JobRunner], name: str,
-                 wakeup: threading.Event | None = None) -> None:
+                 wakeup: threading.Event | None = None, *, queue: str = "cpu",
+                 state: JobState | None = None) -> None:
         self.huey = huey
         self.runners = runners
         self.name = name
+        self.queue = queue
+        self.state = state
+        #: unique across hosts, without saying which host (it is shown in /readyz)
+        self.registered_as = f"{name}#{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         self._wakeup = wakeup or threading.Event()
         self._threads = [threading.Thread(target=self._loop, args=(r,), daemon=True,
                                           name=f"{name}-{i}") for i, r in enumerate(runners)]
+        if state is not None:
+            self._threads.append(threading.Thread(target=self._beat, daemon=True,
+                                                  name=f"{name}-beat"))
 
     def start(self) -> None:
+        if self.state is not None:
+            self.state.consumer_seen(self.queue, self.registered_as)  # before the first job
         for t in self._threads:
             t.start()
+
+    def _beat(self) -> None:
+        assert self.state is not None
+        while not self._stop.wait(BEAT_S):
+            try:
+                self.state.consumer_seen(self.queue, self.registered_as)
+            except Exception:
+                log.exception("%s: could not record that it is alive", self.name)
 
     def _loop(self, runner: JobRunner) -> None:
         while not self._stop.is_set():
@@ -154,6 +178,11 @@ class Consumer:
     def stop(self) -> None:
         self._stop.set()
         self._wakeup.set()
+        if self.state is not None:
+            try:
+                self.state.consumer_gone(self.queue, self.registered_as)
+            except Exception:
+                log.exception("%s: could not record that it stopped", self.name)
         for r in self.runners:
             r.stop()
         for t in self._threads:

@@ -24,6 +24,8 @@ PROGRESS: dict[str, float] = {
     "storing": 0.95, "done": 1.0, "failed": 1.0, "cancelled": 1.0,
 }
 CANCELLED_CLAIM = "cancelled"
+#: a consumer not seen for this long is dropped from its queue's list
+CONSUMER_FORGET_S = 3600.0
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,34 @@ class JobState:
     def last_heartbeat(self, job_id: str) -> float | None:
         value = self._get(self._key(job_id, "hb"))
         return None if value is None else float(value)
+
+    # -- consumers ----------------------------------------------------------------------------
+
+    def consumer_seen(self, queue: str, name: str) -> None:
+        """Record that consumer `name` serves `queue` now (a read-modify-write of one small
+        key per queue: a racing writer may drop an entry until its next beat)."""
+        key = self._consumers_key(queue)
+        now = time.time()
+        seen = {n: t for n, t in (self._get(key) or {}).items()
+                if now - float(t) < CONSUMER_FORGET_S}
+        seen[name] = now
+        self.storage.put_data(key, json.dumps(seen).encode())
+
+    def consumer_gone(self, queue: str, name: str) -> None:
+        key = self._consumers_key(queue)
+        seen = dict(self._get(key) or {})
+        if seen.pop(name, None) is not None:
+            self.storage.put_data(key, json.dumps(seen).encode())
+
+    def consumers(self, queue: str, within_s: float) -> list[str]:
+        """Names of the consumers of `queue` seen in the last `within_s` seconds."""
+        now = time.time()
+        return sorted(n for n, t in (self._get(self._consumers_key(queue)) or {}).items()
+                      if now - float(t) <= within_s)
+
+    @staticmethod
+    def _consumers_key(queue: str) -> str:
+        return f"ckpt:consumers:{queue}"
 
     # -- outcome ------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from server.jobs import ServesQueues
+
 from ..deps import Service
 from ..models import Health
 
@@ -21,10 +23,19 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 def readyz(request: Request, service: Service) -> JSONResponse:
-    """Ready when the database answers and Graphviz is installed. With the sandboxed worker
-    embedded, `checks` also says how many warm sandboxes wait for a job per consumer (a job
-    submitted while none is warm waits for one to warm: seconds, not milliseconds)."""
+    """Ready when the database answers and Graphviz is installed. `checks` lists each job
+    queue ("queue cpu", "queue cuda") with its live consumers and waiting jobs. With the
+    sandboxed worker embedded, `checks` also says how many warm sandboxes wait for a job per
+    consumer (a job submitted while none is warm waits for one to warm: seconds, not
+    milliseconds)."""
     checks = {"backend": type(service.backend).__name__}
+    if isinstance(service.backend, ServesQueues):
+        pending = service.backend.queue_pending()
+        for queue, names in service.backend.queue_consumers().items():
+            waiting = f"; {pending.get(queue, 0)} waiting" if queue in pending else ""
+            checks[f"queue {queue}"] = (
+                f"{len(names)} consumer{'s' if len(names) != 1 else ''}: {', '.join(names)}"
+                if names else "no consumer: jobs for it are refused") + waiting
     pool_status = getattr(service.backend, "pool_status", None)
     if callable(pool_status):
         checks.update({f"sandboxes {name}": text for name, text in pool_status().items()})
