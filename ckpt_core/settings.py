@@ -15,6 +15,7 @@ Partitioner = Literal["min_cut", "default"]
 BudgetSolver = Literal["dp", "greedy", "ilp"]
 Device = Literal["auto", "cpu", "cuda"]
 CostProfile = Literal["auto", "h100", "h200", "a100", "l4", "cpu"]
+Execution = Literal["real", "fake"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "decompositions": ("inductor", "none"),
@@ -22,6 +23,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "budget_solver": ("dp", "greedy", "ilp"),
     "device": ("auto", "cpu", "cuda"),
     "cost_profile": ("auto", "h100", "h200", "a100", "l4", "cpu"),
+    "execution": ("real", "fake"),
 }
 
 DynamoOptionType = Literal["bool", "int", "callables"]
@@ -106,6 +108,12 @@ HELP: dict[str, str] = {
         "Device profile for the estimated recompute time (roofline): 'auto' (the analysis "
         "device), 'h100', 'h200', 'a100', 'l4' or 'cpu' (this machine, measured once)."
     ),
+    "execution": (
+        "'real': build the model and run forward and backward on real tensors; 'fake': build "
+        "parameters and inputs as fake tensors (shapes and dtypes only, no memory, nothing "
+        "executed), so full-size models analyse on a small CPU worker, and device 'cuda' "
+        "follows CUDA's op choices without a GPU."
+    ),
 }
 
 
@@ -142,6 +150,7 @@ class Settings:
     dynamo_config: dict[str, Any] = field(default_factory=dict)
     disable_functionalization: bool = False
     cost_profile: CostProfile = "auto"
+    execution: Execution = "real"
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():

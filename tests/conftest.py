@@ -10,6 +10,21 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
+
+
+def example_names(*, full_size: bool = True) -> list[str]:
+    """The examples' names. A full-size example asks for `--execution fake` in its docstring
+    (a real run would allocate the whole model); `full_size=False` leaves those out."""
+    import ast
+
+    names = []
+    for path in sorted(EXAMPLES.glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        if full_size or "--execution fake" not in doc:
+            names.append(path.stem)
+    return names
+
+
 _CACHE: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, Any]] = {}
 
 

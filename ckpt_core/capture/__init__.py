@@ -14,6 +14,7 @@ import torch
 
 from .._version import __version__
 from ..classify import classify, renumber_ac_regions, total_summary
+from ..errors import SettingsError
 from ..ir import Analysis
 from ..settings import Settings
 from ..source import snippet_sha256
@@ -57,25 +58,25 @@ def analyze_source(source: str, settings: Settings | None = None, *,
     """Analyse snippet text. The text is written to a private temporary file so tracebacks and
     torch's stack traces point at real lines."""
     settings = settings or Settings()
-    device = resolve_device(settings.device)
+    device = resolve_device(settings.device, settings.execution)
     with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
         path = os.path.join(tmp, os.path.basename(name) or "snippet.py")
         with open(path, "w", encoding="utf-8") as f:
             f.write(source)
         start = time.perf_counter()
-        snippet = load_snippet(source, path, device)
+        snippet = load_snippet(source, path, device, settings.execution)
         load_s = time.perf_counter() - start
         return analyze_loaded(snippet, settings, device, name, {"load_s": load_s})
 
 
 def analyze_file(path: str | os.PathLike[str], settings: Settings | None = None) -> Analysis:
     settings = settings or Settings()
-    device = resolve_device(settings.device)
+    device = resolve_device(settings.device, settings.execution)
     path = os.path.abspath(os.fspath(path))
     with open(path, encoding="utf-8") as f:
         source = f.read()
     start = time.perf_counter()
-    snippet = load_snippet(source, path, device)
+    snippet = load_snippet(source, path, device, settings.execution)
     load_s = time.perf_counter() - start
     return analyze_loaded(snippet, settings, device, os.path.basename(path), {"load_s": load_s})
 
@@ -87,7 +88,12 @@ def analyze_model(
     """In-process analysis of a live model (notebooks). Source lines are those of the file (or
     notebook cell) that defines the model's `forward` (or the function)."""
     settings = settings or Settings()
-    device = resolve_device(settings.device)
+    if settings.execution == "fake":
+        raise SettingsError(
+            "settings.execution: 'fake' builds the model from a snippet's module code; a live "
+            "model was built on real tensors already (analyse its snippet file instead)"
+        )
+    device = resolve_device(settings.device, settings.execution)
     path, source = _defining_source(model)
     snippet = LoadedSnippet(model=model, example_inputs=tuple(example_inputs), loss=loss,
                             path=path, source=source)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.fx as fx
 
+from ..errors import SettingsError
 from ..ir import Analysis
 from ..memory.summary import Measured, with_memory
 from ..settings import Settings
@@ -94,6 +95,11 @@ def history_peak_bytes(snapshot: dict[str, Any]) -> int | None:
 def analyze_measured(snippet: str | os.PathLike[str], settings: Settings | None = None) -> Analysis:
     """Analyse a snippet and attach its `memory` key with measured figures beside the analytic
     ones (the caching allocator on CUDA, the interpreter's storage count elsewhere)."""
+    if settings is not None and settings.execution == "fake":
+        raise SettingsError(
+            "settings.execution: measuring memory runs the graphs on real tensors; use "
+            "execution 'real', or the analytic timeline of a fake-tensor analysis"
+        )
     with traced(snippet, settings) as t:
         analysis = t.analysis()
         return with_memory(analysis, measure_traced(t))

@@ -32,6 +32,7 @@ from ..errors import (
 from ..ir import GraphBreak, RawRegion
 from ..settings import BAN_RECOMPUTE_FLAGS, DYNAMO_OPTIONS, Settings
 from .convert import SourceLines
+from .fake import check_fake_device
 from .recorder import Recorder, reset_torch_state
 from .snippet import LoadedSnippet, default_device, describe_user_exception, user_frames
 
@@ -41,13 +42,19 @@ _REASON_RE = re.compile(r"Graph Break Reason:\s*(?P<reason>.*?)(?:\nUser code tr
 _FILE_LINE_RE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
-def resolve_device(requested: str) -> str:
+def resolve_device(requested: str, execution: str = "real") -> str:
+    """The device an analysis runs on. Fake execution needs no device: 'cuda' is allowed on a
+    worker without a GPU and follows CUDA's op choices on fake tensors."""
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if execution == "fake":
+        check_fake_device(requested)
+        return requested
     if requested == "cuda" and not torch.cuda.is_available():
         raise SettingsError(
             "settings.device: 'cuda' was requested but this worker has no CUDA device "
-            "(torch.cuda.is_available() is False); use 'auto' or 'cpu'"
+            "(torch.cuda.is_available() is False); use 'auto' or 'cpu', or execution 'fake' "
+            "to analyse CUDA's choices on fake tensors"
         )
     return requested
 
@@ -237,8 +244,9 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
     recorder = recorder_cls(settings, SourceLines(snippet.path, snippet.source))
     timings: dict[str, float] = {}
     reset_torch_state()
+    fake = snippet.fake.tracing() if snippet.fake is not None else contextlib.nullcontext()
     try:
-        with torch_settings(settings), default_device(device), capture_graph_breaks(
+        with fake, torch_settings(settings), default_device(device), capture_graph_breaks(
             snippet.path, snippet.source
         ) as breaks:
             compiled: Callable[..., Any] = torch.compile(
@@ -267,10 +275,14 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
                 loss = default_loss(output)
                 if loss is None:
                     raise _nothing_requires_grad(snippet)
-            try:
-                loss.backward()
-            except Exception as e:
-                raise _compile_error(e, snippet) from e
+            if snippet.fake is None:
+                # the partitioner produced the backward graph while the forward compiled;
+                # running it checks it on real values. Fake execution runs nothing for real,
+                # and a fake backward would only repeat the shape propagation.
+                try:
+                    loss.backward()
+                except Exception as e:
+                    raise _compile_error(e, snippet) from e
             timings["backward_s"] = time.perf_counter() - start
     finally:
         reset_torch_state()

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..errors import SnippetContractError, SnippetRuntimeError
 from ..source import check_source
+from .fake import FakeExecution, is_fake
 
 
 @dataclasses.dataclass
@@ -26,6 +27,8 @@ class LoadedSnippet:
     loss: Callable[[Any], Any] | None
     path: str
     source: str
+    #: set when the snippet was built on fake tensors (`Settings.execution == "fake"`)
+    fake: FakeExecution | None = None
 
 
 def user_frames(exc: BaseException, path: str) -> list[traceback.FrameSummary]:
@@ -58,8 +61,12 @@ def default_device(device: str) -> Iterator[None]:
         torch.set_default_device(previous)
 
 
-def load_snippet(source: str, path: str, device: str) -> LoadedSnippet:
-    """Execute the snippet as a fresh module whose `__file__` is `path`."""
+def load_snippet(source: str, path: str, device: str, execution: str = "real") -> LoadedSnippet:
+    """Execute the snippet as a fresh module whose `__file__` is `path`.
+
+    With `execution="fake"` the module code runs under a fake-tensor mode: parameters, buffers and
+    `example_inputs` are fake tensors on `device`, and nothing is allocated."""
+    fake = FakeExecution(device) if execution == "fake" else None
     tree = check_source(source, path)
     code = compile(tree, path, "exec")
     # Tracebacks and dynamo's stack traces read source lines through linecache.
@@ -68,7 +75,7 @@ def load_snippet(source: str, path: str, device: str) -> LoadedSnippet:
     module.__file__ = path
     sys.modules["ckpt_snippet"] = module
     try:
-        with default_device(device):
+        with default_device(device), fake.building() if fake else contextlib.nullcontext():
             try:
                 exec(code, module.__dict__)
             except Exception as e:
@@ -82,9 +89,28 @@ def load_snippet(source: str, path: str, device: str) -> LoadedSnippet:
         raise SnippetContractError(
             f"`loss` must be a function loss(output) -> scalar tensor, got {type(loss).__name__}"
         )
-    if isinstance(model, nn.Module):
+    if fake is not None:
+        inputs = tuple(fake.mode.from_tensor(v) if isinstance(v, torch.Tensor) and not is_fake(v)
+                       else v for v in inputs)
+        _check_fake_model(model)
+    elif isinstance(model, nn.Module):
         model = model.to(device)
-    return LoadedSnippet(model=model, example_inputs=inputs, loss=loss, path=path, source=source)
+    return LoadedSnippet(model=model, example_inputs=inputs, loss=loss, path=path, source=source,
+                         fake=fake)
+
+
+def _check_fake_model(model: Callable[..., Any]) -> None:
+    """Under fake execution a real parameter would be real memory, mixed with fake values."""
+    if not isinstance(model, nn.Module):
+        return
+    real = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if not is_fake(t)]
+    if real:
+        raise SnippetContractError(
+            "execution 'fake': `model` holds real tensors made outside torch's factory functions "
+            f"({', '.join(real[:3])}{', ...' if len(real) > 3 else ''}); build parameters with "
+            "nn layers or torch.empty/zeros/randn in the snippet's module code, or use "
+            "execution 'real'"
+        )
 
 
 def _get_model(module: types.ModuleType) -> Callable[..., Any]:

@@ -83,7 +83,7 @@ def traced(snippet: str | os.PathLike[str], settings: Settings | None = None, *,
     """Trace a snippet file (an existing path) or snippet text; the snippet's file (a private
     temporary one for text) stays in place while the context is open."""
     settings = settings or Settings()
-    device = resolve_device(settings.device)
+    device = resolve_device(settings.device, settings.execution)
     text_given = not (isinstance(snippet, os.PathLike) or os.path.isfile(snippet))
     with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
         if text_given:
@@ -97,7 +97,7 @@ def traced(snippet: str | os.PathLike[str], settings: Settings | None = None, *,
         with open(path, encoding="utf-8") as f:
             source = f.read()
         start = time.perf_counter()
-        loaded = load_snippet(source, path, device)
+        loaded = load_snippet(source, path, device, settings.execution)
         timings = {"load_s": time.perf_counter() - start}
         start = time.perf_counter()
         result, recorder = capture(loaded, settings, device, recorder_cls=SnapshotRecorder)

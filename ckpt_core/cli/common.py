@@ -38,6 +38,8 @@ def add_settings_arguments(p: argparse.ArgumentParser) -> None:
                    help=HELP["disable_functionalization"])
     g.add_argument("--cost-profile", choices=("auto", "h100", "h200", "a100", "l4", "cpu"),
                    default="auto", help=HELP["cost_profile"])
+    g.add_argument("--execution", choices=("real", "fake"), default="real",
+                   help=HELP["execution"])
 
 
 def parse_dynamo_config(items: list[str]) -> dict[str, Any]:
@@ -76,6 +78,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         dynamo_config=parse_dynamo_config(args.dynamo_config),
         disable_functionalization=args.disable_functionalization,
         cost_profile=args.cost_profile,
+        execution=args.execution,
         **{flag: getattr(args, flag) for flag in BAN_RECOMPUTE_FLAGS},
     )
 

@@ -33,10 +33,17 @@ class Submission:
     cached: bool
 
 
+def worker_device(execution: str, device: str) -> str:
+    """The queue a job waits in: a fake-tensor analysis runs on any CPU worker, whatever
+    device it analyses for."""
+    return "cpu" if execution == "fake" else device
+
+
 def job_spec(job: JobRecord, options: dict[str, Any] | None = None) -> JobSpec:
     """The backend job that computes a stored job (with other `options` if given)."""
     return JobSpec(job_id=job.id, source=job.source, settings=job.settings,
-                   snippet_name=job.snippet_name, device=job.device,
+                   snippet_name=job.snippet_name,
+                   device=worker_device(str(job.settings.get("execution", "real")), job.device),
                    options=job.options if options is None else options)
 
 
@@ -98,7 +105,7 @@ class Submissions:
             job = self.store.cached_job(key)
             cached = job is not None
             if job is None:
-                self.check_served(device)
+                self.check_served(worker_device(settings.execution, device))
                 job = self.store.create_job(
                     kind=kind, cache_key=key, source=source, snippet_name=name,
                     settings=settings.to_dict(), options=options, device=device,

@@ -46,7 +46,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     from ckpt_core.settings import Settings
 
     settings = Settings.from_dict(job.get("settings") or {})
-    device = resolve_device(settings.device)
+    device = resolve_device(settings.device, settings.execution)
     name = os.path.basename(str(job.get("snippet_name") or "snippet.py")) or "snippet.py"
     source = str(job.get("source", ""))
     path = os.path.join(os.getcwd(), name)
@@ -57,10 +57,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         return run_sweep(path, settings, name, [float(b) for b in budgets])
     send("event", stage="tracing", message="running the snippet and tracing the model")
     start = time.perf_counter()
-    snippet = load_snippet(source, path, device)
+    snippet = load_snippet(source, path, device, settings.execution)
     load_s = time.perf_counter() - start
     send("event", stage="partitioning", message="compiling: joint graph and partition")
-    if device.startswith("cuda"):
+    if device.startswith("cuda") and settings.execution == "real":
         # on a GPU the analysis also carries the caching allocator's measured peak and
         # per-step samples beside the analytic timeline (one traced run serves both)
         from ckpt_core.capture.cuda_memory import analyze_measured

@@ -15,12 +15,13 @@ from torch._functorch.partitioners import default_partition
 
 import ckpt_core
 
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, example_names
 from .oracle import analysed_saved_tensors, packed_saved_tensors
 
 pytestmark = pytest.mark.torch_compile
 
-ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.py"))
+#: examples a real run can afford (the full-size ones have their own tests)
+ALL_EXAMPLES = example_names(full_size=False)
 
 
 def nodes(doc: dict[str, Any], kind: str, region: int = 0) -> list[dict[str, Any]]:

@@ -23,11 +23,12 @@ from ckpt_core.memory import (
     storage_plan,
 )
 
-from ..conftest import EXAMPLES
+from ..conftest import EXAMPLES, example_names
 
 pytestmark = pytest.mark.torch_compile
 
-ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.py"))
+#: examples a real run can afford (the full-size ones have their own tests)
+ALL_EXAMPLES = example_names(full_size=False)
 #: the examples again under other settings: no decompositions (RNG functionalised by the
 #: partitioner) and a memory budget (recomputes chosen by the min-cut solver)
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
