@@ -114,11 +114,13 @@ def analyze_file(path: str | os.PathLike[str], settings: Settings | None = None)
 
 
 def analyze_source(source: str, settings: Settings | None = None, *,
-                   name: str = "snippet.py") -> Analysis:
-    """Analyse snippet text (`name` is how it is labelled in the result)."""
+                   name: str = "snippet.py",
+                   on_stage: Callable[[str, str], None] | None = None) -> Analysis:
+    """Analyse snippet text (`name` is how it is labelled in the result; `on_stage(stage,
+    message)` hears when tracing and partitioning begin)."""
     from .capture import analyze_source as _impl
 
-    return _impl(source, settings, name=name)
+    return _impl(source, settings, name=name, on_stage=on_stage)
 
 
 def analyze(

@@ -14,13 +14,16 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from . import palette
 from .memory.storage import CATEGORIES
 from .memory.timeline import Timeline
 from .units import fmt_bytes, fmt_flops, fmt_seconds
 
-#: One colour per category, in `CATEGORIES` order.
+#: One colour per category, in `CATEGORIES` order; saved activations and gradients in the
+#: status palette's colours, so the chart and the graph agree.
 CATEGORY_COLORS: tuple[str, ...] = (
-    "#9e9e9e", "#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd",
+    "#9e9e9e", palette.color("saved"), "#ff7f0e", "#1f77b4",
+    palette.color("gradient"), palette.color("output"),
 )
 CATEGORY_LABELS: dict[str, str] = {
     "inputs": "parameters & inputs", "saved": "saved activations",

@@ -12,6 +12,7 @@ from typing import Any
 
 import plotly.offline
 
+from . import palette
 from .charts import pareto_figure, timeline_figure
 from .ir import Analysis, Node
 from .memory.ledgers import recompute_ledger, saved_ledger
@@ -28,7 +29,9 @@ table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}td.n{text-align:right}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.85em}
 details{margin-left:1em}summary{cursor:pointer}.muted{color:#777}
-"""
+""" + palette.stylesheet() + "".join(
+    f"td.st-{status}{{background:var(--{status.replace('_', '-')}-tint)}}"
+    for status in palette.STATUS)
 _MAX_ROWS = 200
 
 
@@ -36,12 +39,21 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
+def _cell(i: int, value: Any, numeric: set[int], status_col: int | None) -> str:
+    if i in numeric:
+        return f"<td class=n>{_e(value)}</td>"
+    if i == status_col:
+        return f"<td class=st-{_e(value)}>{_e(value)}</td>"
+    return f"<td>{_e(value)}</td>"
+
+
+def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = None,
+           status_col: int | None = None) -> str:
+    """A table; the `status_col` column's cells take their status's tint from the palette."""
     numeric = numeric or set()
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td class=n>{_e(c)}</td>" if i in numeric else f"<td>{_e(c)}</td>"
-                         for i, c in enumerate(row)) + "</tr>"
+        "<tr>" + "".join(_cell(i, c, numeric, status_col) for i, c in enumerate(row)) + "</tr>"
         for row in rows[:_MAX_ROWS])
     more = (f"<p class=muted>{len(rows) - _MAX_ROWS} more rows not shown</p>"
             if len(rows) > _MAX_ROWS else "")
@@ -90,7 +102,7 @@ def _module_tree(analysis: Analysis, rollups: tuple[ModuleRollup, ...]) -> str:
         nodes = own.get(r.module, [])
         node_rows = _table(["node", "op", "status", "shape", "bytes"],
                            [[n.name, n.target, n.status, n.shape, n.bytes] for n in nodes],
-                           {4}) if nodes else ""
+                           {4}, status_col=2) if nodes else ""
         own_counts = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
         inner = "".join(render(c) for c in children.get(r.module, []))
         own_part = (f"<details><summary class=muted>{len(nodes)} op(s) of its own "

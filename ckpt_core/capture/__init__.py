@@ -54,18 +54,24 @@ def analyze_loaded(
 
 
 def analyze_source(source: str, settings: Settings | None = None, *,
-                   name: str = "snippet.py") -> Analysis:
+                   name: str = "snippet.py",
+                   on_stage: Callable[[str, str], None] | None = None) -> Analysis:
     """Analyse snippet text. The text is written to a private temporary file so tracebacks and
-    torch's stack traces point at real lines."""
+    torch's stack traces point at real lines. `on_stage(stage, message)` hears when tracing
+    and partitioning begin (a runner's live progress)."""
     settings = settings or Settings()
     device = resolve_device(settings.device, settings.execution)
     with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
         path = os.path.join(tmp, os.path.basename(name) or "snippet.py")
         with open(path, "w", encoding="utf-8") as f:
             f.write(source)
+        if on_stage:
+            on_stage("tracing", "running the snippet and tracing the model")
         start = time.perf_counter()
         snippet = load_snippet(source, path, device, settings.execution)
         load_s = time.perf_counter() - start
+        if on_stage:
+            on_stage("partitioning", "compiling: joint graph and partition")
         return analyze_loaded(snippet, settings, device, name, {"load_s": load_s})
 
 

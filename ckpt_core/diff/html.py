@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from html import escape
 
+from .. import palette
 from ..units import fmt_bytes, fmt_flops
 from .compare import ROOT_MODULE
 from .model import AnalysisInfo, Comparison, GraphDiff, NodeRow
@@ -21,12 +22,14 @@ table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}
 th{background:#f4f4f4;position:sticky;top:0}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
-.saved{background:#fde2b8}.recomputed{background:#cfe3fb}.forward_only{background:#e4f2df}
-.parameter,.input{background:#eee}.unused{background:#f3e1f3}.absent{background:#fff;color:#999}
+.absent{background:#fff;color:#999}
 tr.same{display:none}body.all tr.same{display:table-row}
 tr.changed td.node{font-weight:600}.muted{color:#777}
 .bars svg{display:block;margin:.3em 0}
-"""
+""" + palette.stylesheet() + "".join(
+    f".{status}{{background:var(--{status.replace('_', '-')}-tint)}}" for status in palette.STATUS)
+
+_BAR = palette.color("input")
 
 _SCRIPT = """
 function toggleAll(box){document.body.classList.toggle('all',box.checked)}
@@ -87,7 +90,7 @@ def _bars(name: str, values: Sequence[int], analyses: Sequence[AnalysisInfo],
         width = round(bar_px * v / largest)
         items.append(
             f"<text x=0 y={y + 13} font-size=12>{escape(a.label[:12])}</text>"
-            f"<rect x={label_px} y={y + 3} width={width} height=12 fill='#6a9fd8'></rect>"
+            f"<rect x={label_px} y={y + 3} width={width} height=12 fill='{_BAR}'></rect>"
             f"<text x={label_px + width + 6} y={y + 13} font-size=12>{escape(fmt(v))}</text>")
     height = row_px * len(values)
     return (f"<div class=bars><b>{escape(name)}</b><svg width={label_px + bar_px + 120} "

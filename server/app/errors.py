@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+from html import escape
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ckpt_core.errors import (
@@ -62,6 +63,23 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"no {what} with that id (it may have been deleted)")
 
 
+NOT_FOUND = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Not found · ckptscope</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/css/app.css"></head>
+<body><header class="top"><a class="brand" href="/">ckptscope</a>
+<nav><a href="/">New analysis</a><a href="/docs">API</a></nav></header>
+<main class="not-found"><h1>Not found</h1><p id="reason">{what}</p>
+<p>Links to an analysis stop working when its owner deletes it or regenerates its link.</p>
+<p><a class="button primary" href="/">Start a new analysis</a></p></main></body></html>"""
+
+
+def not_found_page(what: str) -> Response:
+    """The 404 page of a page link (never of the JSON API)."""
+    return Response(NOT_FOUND.format(what=escape(what, quote=False)), status_code=404,
+                    media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
 def core_status(error: CkptError) -> int:
     return next(status for cls, status in CORE_STATUS if isinstance(error, cls))
 
@@ -88,6 +106,13 @@ def validation_message(errors: list[Any]) -> str:
     return "; ".join(out) or "invalid request"
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser navigating to a page (not the JSON API, not a static file)."""
+    path = request.url.path
+    return (not path.startswith(("/api/", "/static/"))
+            and "text/html" in request.headers.get("accept", ""))
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
 
@@ -109,7 +134,9 @@ def install(app: FastAPI) -> None:
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and _wants_page(request):
+            return not_found_page(f"There is no page {request.url.path!r} here.")
         codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
         return ErrorResponse(error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
                             status_code=exc.status_code, headers=exc.headers)

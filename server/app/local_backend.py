@@ -76,7 +76,7 @@ class LocalBackend:
                 f"no runner took this job within the queue deadline ({self._queue_deadline_s:g}"
                 f" s; it waited {waited_s:.0f} s); it failed without running: submit it again"))
             return
-        self._emit(spec.job_id, "starting", 0.1, "starting a Python process")
+        self._emit(spec.job_id, "starting", PROGRESS["starting"], "starting a Python process")
         payload = json.dumps({"source": spec.source, "settings": spec.settings,
                               "snippet_name": spec.snippet_name, "options": spec.options})
         proc = subprocess.Popen(
@@ -84,27 +84,53 @@ class LocalBackend:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         with self._lock:
             self._procs[spec.job_id] = proc
-        self._emit(spec.job_id, "tracing", 0.3, "compiling the snippet with torch.compile")
-        try:
-            stdout, stderr = proc.communicate(payload, timeout=self._timeout_s)
-        except subprocess.TimeoutExpired:
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
             proc.kill()
-            proc.communicate()
-            self._finish(spec.job_id, None, _sandbox_error(
-                f"the analysis took longer than {self._timeout_s:.0f} s and was stopped"))
-            return
+
+        timer = threading.Timer(self._timeout_s, stop)
+        timer.start()
+        last = ""
+        try:
+            if proc.stdin is None or proc.stdout is None or proc.stderr is None:
+                raise RuntimeError("the runner's pipes were not opened")
+            errors: list[str] = []
+            # stderr drains on its own thread: a chatty compile must not fill its pipe and
+            # block the runner while stdout is being read
+            drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()
+                                                                  if proc.stderr else ""),
+                                     daemon=True)
+            drain.start()
+            proc.stdin.write(payload)
+            proc.stdin.close()
+            for line in proc.stdout:  # the runner's stage lines, as they happen
+                last = line if line.strip() else last
+                event = _event_of(line)
+                if event is not None:
+                    self._emit(spec.job_id, event[0], PROGRESS[event[0]], event[1])
+            proc.wait()
+            drain.join()
+            stderr = "".join(errors)
         finally:
+            timer.cancel()
             with self._lock:
                 self._procs.pop(spec.job_id, None)
         if spec.job_id in self._cancelled:
             return
-        self._emit(spec.job_id, "storing", 0.9, "storing the result")
+        if timed_out.is_set():
+            self._finish(spec.job_id, None, _sandbox_error(
+                f"the analysis took longer than {self._timeout_s:.0f} s and was stopped"))
+            return
         try:
-            out = json.loads(stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
+            out = json.loads(last)
+        except ValueError:
             tail = stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
             self._finish(spec.job_id, None, _sandbox_error(f"the analysis process died: {tail[0]}"))
             return
+        if out.get("result") is not None:  # a failure stays on the stage that failed
+            self._emit(spec.job_id, "storing", PROGRESS["storing"], "storing the result")
         self._finish(spec.job_id, out.get("result"), out.get("error"))
 
     def _finish(self, job_id: str, result: dict[str, object] | None,
@@ -138,6 +164,26 @@ class LocalBackend:
         for proc in procs:
             proc.kill()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+#: progress shown for each stage (as the sandboxed worker reports them)
+PROGRESS: dict[str, float] = {
+    "starting": 0.1, "tracing": 0.25, "partitioning": 0.5, "analysing": 0.8, "storing": 0.95,
+}
+
+
+def _event_of(line: str) -> tuple[Stage, str] | None:
+    """(stage, message) of a runner's `{"event": …}` line, else None."""
+    if not line.startswith('{"event"'):
+        return None
+    try:
+        event = json.loads(line)["event"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    stage = event.get("stage")
+    if stage not in PROGRESS:
+        return None
+    return stage, str(event.get("message", ""))
 
 
 def _sandbox_error(message: str) -> dict[str, object]:

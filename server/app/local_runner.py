@@ -1,7 +1,8 @@
 """Runs one job in a child process for the trusted local backend: JobSpec JSON in, outcome out.
 
-Reads `{"source", "settings", "snippet_name", "options"}` on stdin and writes one JSON line,
-`{"result": …}` or `{"error": {type, code, message, line}}`, on stdout. Only trusted
+Reads `{"source", "settings", "snippet_name", "options"}` on stdin and writes JSON lines on
+stdout: `{"event": {"stage", "message"}}` as each stage begins, then one last line,
+`{"result": …}` or `{"error": {type, code, message, line}}`. Only trusted
 snippets may run this way (no sandbox): it is the fallback when the worker is not installed.
 """
 
@@ -18,6 +19,11 @@ from ckpt_core.memory.summary import with_memory
 from ckpt_core.sweep import sweep
 
 
+def _stage(stage: str, message: str) -> None:
+    sys.stdout.write(json.dumps({"event": {"stage": stage, "message": message}}) + "\n")
+    sys.stdout.flush()
+
+
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         settings = Settings.from_dict(spec.get("settings"))
@@ -29,7 +35,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 path.write_text(spec["source"], encoding="utf-8")  # a path: never taken as text
                 result = sweep(path, [float(b) for b in budgets], settings, name=name)
             return {"result": {"analyses": [p.analysis.to_dict() for p in result.points]}}
-        analysis = analyze_source(spec["source"], settings, name=name)
+        analysis = analyze_source(spec["source"], settings, name=name, on_stage=_stage)
+        _stage("analysing", "classifying saved and recomputed values")
         return {"result": with_memory(analysis).to_dict()}
     except CkptError as e:
         return {"error": e.to_dict()}

@@ -51,7 +51,9 @@ def create_app(settings: ServerSettings | None = None,
             jobs.close()
             store.close()
 
-    app = FastAPI(title="ckptscope", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # /docs is served by `routes.pages` from vendored Swagger UI files, never from a CDN.
+    app = FastAPI(title="ckptscope", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.settings = config
     app.state.rate_limiter = RateLimiter(config.submissions_per_minute)
     errors.install(app)

@@ -14,6 +14,8 @@ from collections import defaultdict
 
 import graphviz
 
+from ckpt_core import palette
+
 from .hierarchy import Item, Level
 
 #: Bump when the drawing changes, so cached layouts are not reused.
@@ -34,11 +36,6 @@ GRAPH_ATTRS = {
     "bgcolor": "transparent",
 }
 
-FILL = {
-    "saved": "#f6c667", "recomputed": "#8fc1e3", "recompute": "#8fc1e3",
-    "forward_only": "#e4e4e4", "gradient": "#c5e1a5", "parameter": "#ffffff",
-    "input": "#ffffff", "tangent": "#ffffff", "output": "#ffffff", "mixed": "#f0f0f0",
-}
 
 
 class LayoutError(RuntimeError):
@@ -85,7 +82,7 @@ def _attrs(item: Item, svg_id: str, repeat: bool = False) -> dict[str, str]:
     if repeat:
         classes.append("repeat")
     attrs = {"id": svg_id, "class": " ".join(classes), "label": item.label,
-             "fillcolor": FILL.get(item.status, "#ffffff"), "tooltip": item.path or item.label}
+             "fillcolor": palette.tint(item.status), "tooltip": item.path or item.label}
     if item.kind == "group":
         attrs.update(shape="box3d", style="filled", fontsize="10")
     elif item.kind == "stub":

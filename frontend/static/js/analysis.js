@@ -3,6 +3,7 @@
 import { api, followJob } from "./api.js";
 import { GraphExplorer, legend } from "./graph.js";
 import { renderMemory, regionMemory } from "./memory.js";
+import { ProgressPanel } from "./progress.js";
 import { h, $, fmtBytes, fmtFlops, fmtTime, fmtPct, readHash, writeHash, copyText, toast, rememberAnalysis, recentAnalyses, analysisIdFrom, settingsSummary } from "./util.js";
 
 const id = decodeURIComponent(location.pathname.replace(/^\/a\//, "").replace(/\/$/, ""));
@@ -327,24 +328,30 @@ async function main() {
     return;
   }
   if (status.status !== "done") {
-    if (status.status === "failed" || status.status === "cancelled") { showFailure(status.error || { message: status.status }); return; }
-    $("#a-status").textContent = status.status;
+    if (status.status === "failed" || status.status === "cancelled") {
+      rememberAnalysis({ id, name: status.snippet_name, settings: status.settings, failed: true, error: status.error?.message || status.status });
+      showFailure(status.error || { message: status.status });
+      return;
+    }
+    // Someone opened the link while the job runs: the same live stages as the submitter sees
+    // (the event stream replays the stages already passed, with their times).
+    $("#a-status").textContent = `This analysis is running (${status.stage || status.status}); it opens when done.`;
+    const panel = new ProgressPanel($("#a-progress"));
+    panel.update({ stage: status.stage || status.status, progress: status.progress, message: status.message });
     $("#a-progress").classList.remove("hidden");
-    const last = await followJob(id, (ev) => {
-      const pct = Math.round((ev.progress ?? 0) * 100);
-      const bar = $("#a-progress [role=progressbar]");
-      bar.setAttribute("aria-valuenow", String(pct));
-      bar.firstElementChild.style.width = `${pct}%`;
-      $("#a-progress-msg").textContent = `${ev.stage}${ev.message ? ` — ${ev.message}` : ""}`;
-    });
+    const last = await followJob(id, (ev) => panel.update(ev));
     status = await api.status(id);
-    if (last.stage !== "done") { showFailure(status.error || { message: last.message || last.stage }); return; }
+    if (last.stage !== "done") {
+      rememberAnalysis({ id, name: status.snippet_name, settings: status.settings, failed: true, error: status.error?.message || last.message });
+      showFailure(status.error || { message: last.message || last.stage });
+      return;
+    }
     $("#a-progress").classList.add("hidden");
   }
   $("#a-status").textContent = "Loading the analysis…";
   try { doc = await api.document(id); } catch (e) { showFailure({ message: e.message }); return; }
   $("#a-status").textContent = "";
-  rememberAnalysis({ id, name: status.snippet_name || doc.snippet_name, settings: status.settings || doc.settings });
+  rememberAnalysis({ id, name: status.snippet_name || doc.snippet_name, settings: status.settings || doc.settings, created_at: status.created_at, failed: false });
   if (state.region >= doc.regions.length) state.region = 0;
   renderHeader();
   renderCards();

@@ -1,4 +1,5 @@
 // The API client: one function per route, errors as ApiError carrying the server's {code, message, line}.
+import { STAGES } from "./progress.js";
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -63,7 +64,8 @@ export async function fetchSvg(url, signal) {
 }
 
 /**
- * Follows a job's stage events: Server-Sent Events when available, polling `?format=json` otherwise.
+ * Follows a job's stage events: Server-Sent Events (named after their stage) when available,
+ * polling `?format=json` otherwise.
  * onEvent({stage, progress, message}) is called for each; resolves with the last event once the job
  * reaches done / failed / cancelled.
  */
@@ -89,13 +91,16 @@ export function followJob(id, onEvent) {
     if (!("EventSource" in window)) { poll(); return; }
     const es = new EventSource(`/api/analyses/${enc(id)}/events`);
     let got = false;
-    es.onmessage = (msg) => {
+    const handle = (msg) => {
       got = true;
       let ev;
       try { ev = JSON.parse(msg.data); } catch { return; }
       onEvent(ev);
       if (final.has(ev.stage)) { es.close(); finish(ev); }
     };
+    // The server names each event after its stage (`event: tracing`), which `onmessage` never
+    // sees: listen for every stage, and for unnamed events too.
+    for (const stage of [...STAGES, "failed", "cancelled", "message"]) es.addEventListener(stage, handle);
     es.onerror = () => {
       es.close();
       if (finished) return;

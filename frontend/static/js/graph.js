@@ -428,7 +428,7 @@ export function legend(kind) {
     ? [sw("", "saved (input from forward)", "var(--saved)"), sw("", "recompute", "var(--recomputed)"), sw("", "gradient", "var(--gradient)"), sw("", "tangent", "var(--tangent)")]
     : [sw("", "saved for backward", "var(--saved)"), sw("", "recomputed in backward", "var(--recomputed)"), sw("", "forward only", "var(--forward-only)"),
       ...(kind === "joint" ? [sw("", "gradient", "var(--gradient)"), sw("", "tangent", "var(--tangent)")] : []),
-      sw("", "parameter", "var(--param)"), sw("", "input", "var(--input)")];
+      sw("", "parameter", "var(--parameter)"), sw("", "input", "var(--input)")];
   return h("div.legend", { "aria-label": "Legend" }, ...items,
     h("span", {}, h("span.ol", { style: "border:2px solid var(--must)" }), "MUST_* policy"),
     h("span", {}, h("span.ol", { style: "border:2px dashed var(--must)" }), "PREFER_* policy"),

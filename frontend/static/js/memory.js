@@ -1,6 +1,7 @@
 // The memory tab: Plotly timeline (loaded on first use), saved and recompute ledgers, module rollup,
 // and the budget sweep's pareto front when the analysis belongs to a sweep.
 import { api } from "./api.js";
+import { ProgressPanel } from "./progress.js";
 import { h, fmtBytes, fmtFlops, fmtTime, columnFormatter, sortableTable } from "./util.js";
 
 let plotlyPromise = null;
@@ -174,19 +175,22 @@ async function renderSweep(box, { id, doc, status, sweepId, onSweep }) {
     return;
   }
   let sweep;
-  box.replaceChildren(h("p.muted", { role: "status" }, "Sweeping…"));
+  const live = h("div.progress", { style: "max-width:560px" });
+  box.replaceChildren(h("p.muted", { role: "status" }, "Sweeping: one trace, then one partition per budget…"), live);
+  const panel = new ProgressPanel(live, { label: "Sweep progress" });
   for (;;) {
     try { sweep = await api.sweep(sweepId); } catch (e) {
       box.replaceChildren(h("p.muted", {}, `The sweep is not available (${e.message}).`));
       return;
     }
-    if (sweep.status === "done" || sweep.result) break;
+    if (sweep.status === "done" || sweep.result) { panel.stopTimer(); break; }
     if (sweep.status === "failed" || sweep.status === "cancelled") {
+      panel.stopTimer();
       box.replaceChildren(h("p.error-box", { role: "alert" }, `The sweep ${sweep.status}: ${sweep.error?.message || ""}`));
       return;
     }
-    box.firstElementChild.textContent = `Sweeping… ${sweep.stage || ""} ${Math.round((sweep.progress || 0) * 100)}%`;
-    await new Promise((r) => setTimeout(r, 1000));
+    panel.update({ stage: sweep.stage || sweep.status, progress: sweep.progress, message: sweep.message });
+    await new Promise((r) => setTimeout(r, 500));
   }
   const points = (sweep.result || sweep).points || [];
   const current = settings.memory_budget ?? 1;

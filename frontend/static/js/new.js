@@ -1,8 +1,8 @@
 // The new-analysis page: editor, upload and drag-and-drop, examples, settings, submit and live progress.
 import { api, ApiError, followJob } from "./api.js";
+import { ProgressPanel } from "./progress.js";
 import { h, $, rememberAnalysis, recentAnalyses, settingsSummary } from "./util.js";
 
-const STAGES = ["queued", "starting", "tracing", "partitioning", "analysing", "storing", "done"];
 
 // Tooltip texts are ckpt_core.settings.HELP, so the UI says exactly what the CLI's --help says.
 const HELP = {
@@ -145,16 +145,10 @@ function showError(err) {
   }
 }
 
+let progress;
+
 function setProgress(ev) {
-  const wrap = $("#progress");
-  wrap.classList.remove("hidden");
-  const pct = Math.round(Math.max(0, Math.min(1, ev.progress ?? 0)) * 100);
-  const bar = wrap.querySelector("[role=progressbar]");
-  bar.setAttribute("aria-valuenow", String(pct));
-  bar.firstElementChild.style.width = `${pct}%`;
-  const idx = STAGES.indexOf(ev.stage);
-  [...$("#stages").children].forEach((el, i) => el.classList.toggle("on", i <= idx));
-  $("#progress-msg").textContent = `${ev.stage}${ev.message ? ` — ${ev.message}` : ""}`;
+  progress.update(ev);
 }
 
 async function submit() {
@@ -162,6 +156,7 @@ async function submit() {
   if (btn.disabled) return;
   clearError();
   btn.disabled = true;
+  progress.reset();
   const name = $("#snippet-name").value.trim() || "snippet.py";
   const settings = readSettings();
   setProgress({ stage: "queued", progress: 0, message: "submitting" });
@@ -170,7 +165,7 @@ async function submit() {
     // The upload goes as multipart only when the editor still holds the file as uploaded.
     const file = uploadedFile && uploadedFile.text === source ? new File([source], name, { type: "text/x-python" }) : null;
     const job = await api.submit({ source, settings, name, file });
-    rememberAnalysis({ id: job.id, name, settings });
+    rememberAnalysis({ id: job.id, name, settings, created_at: job.created_at || new Date().toISOString() });
     const last = job.cached ? { stage: "done", progress: 1, message: "already analysed" } : await followJob(job.id, setProgress);
     if (last.stage === "done") {
       setProgress({ ...last, progress: 1 });  // stays on screen until the analysis page paints
@@ -179,9 +174,12 @@ async function submit() {
     }
     const st = await api.status(job.id).catch(() => null);
     const e = st?.error || { message: last.message || `analysis ${last.stage}` };
+    rememberAnalysis({ id: job.id, name, settings, failed: true, error: e.message });
+    renderRecent();
     showError({ message: e.message, code: e.code, line: e.line });
   } catch (e) {
     showError(e instanceof ApiError ? e : { message: String(e) });
+    progress.reset();
     $("#progress").classList.add("hidden");
   }
   btn.disabled = false;
@@ -223,25 +221,42 @@ async function loadExamples() {
   }, h("strong", {}, withCode(ex.title || ex.name)), h("span", {}, withCode(ex.description || "")))));
 }
 
+/** "just now", "5 min ago", "3 h ago", then the date. */
+function timeAgo(iso) {
+  const t = Date.parse(iso || "");
+  if (!t) return "";
+  const s = (Date.now() - t) / 1000;
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return new Date(t).toLocaleDateString();
+}
+
 function renderRecent() {
   const list = recentAnalyses();
   const btn = $("#compare-btn");
   const picked = () => [...document.querySelectorAll("#recent input:checked")].map((c) => c.value);
   const update = () => { btn.disabled = picked().length !== 2; };
-  $("#recent").replaceChildren(...(list.length ? list.slice(0, 12).map((e) => h("li", {},
+  $("#recent").replaceChildren(...(list.length ? list.slice(0, 12).map((e) => h("li", { class: e.failed ? "failed" : null, "data-id": e.id },
     h("label", { style: "display:flex;gap:.4rem;align-items:center;min-width:0" },
-      h("input", { type: "checkbox", value: e.id, "aria-label": `Compare ${e.name || e.id}`, onchange: update }),
-      h("a", { href: `/a/${encodeURIComponent(e.id)}` }, e.name || e.id)),
-    h("span.muted", { style: "font-size:.85em;text-align:right" }, settingsSummary(e.settings)))) : [h("li.muted", {}, "None yet.")]));
+      h("input", { type: "checkbox", value: e.id, "aria-label": `Compare ${e.name || e.id}`, onchange: update, disabled: e.failed ? true : null }),
+      h("span.recent-what", {},
+        h("a", { href: `/a/${encodeURIComponent(e.id)}` }, e.name || e.id),
+        e.failed ? h("span.chip.fail", { title: e.error || "the analysis failed" }, "failed") : null,
+        h("span.muted.recent-settings", {}, settingsSummary(e.settings)))),
+    h("time.muted", { datetime: e.seen_at || "", title: e.seen_at ? new Date(e.seen_at).toLocaleString() : null }, timeAgo(e.seen_at)))) : [h("li.muted", {}, "None yet.")]));
   btn.onclick = () => {
-    const [a, b] = picked();
+    // The older analysis is A: a diff reads "what changed since".
+    const when = new Map(list.map((e) => [e.id, Date.parse(e.created_at || e.seen_at || "") || 0]));
+    const [a, b] = picked().sort((x, y) => when.get(x) - when.get(y));
     if (a && b) location.href = `/diff/${encodeURIComponent(a)}..${encodeURIComponent(b)}`;
   };
   update();
 }
 
 function init() {
-  $("#stages").replaceChildren(...STAGES.map((s) => h("span", {}, s)));
+  progress = new ProgressPanel($("#progress"));
+  $("#progress").classList.add("hidden");
   editor = CodeMirror($("#editor"), {
     value: STARTER, mode: "python", lineNumbers: true, indentUnit: 4, tabSize: 4,
     gutters: ["CodeMirror-linenumbers", "error-gutter"],

@@ -129,9 +129,14 @@ export function recentAnalyses() {
   } catch { return []; }
 }
 
+/** Puts (or updates) an analysis at the top of the recent list; fields not given are kept. */
 export function rememberAnalysis(entry) {
-  const list = recentAnalyses().filter((e) => e.id !== entry.id);
-  list.unshift({ ...entry, seen_at: new Date().toISOString() });
+  const all = recentAnalyses();
+  const old = all.find((e) => e.id === entry.id) || {};
+  const list = all.filter((e) => e.id !== entry.id);
+  const merged = { ...old, ...Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)), seen_at: new Date().toISOString() };
+  if (!merged.failed) { delete merged.failed; delete merged.error; }
+  list.unshift(merged);
   try { localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, RECENT_MAX))); } catch { /* storage full or disabled */ }
 }
 
