@@ -16,8 +16,11 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
             "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 #: Everything else (JSON, SVG, text) is data: opened on its own it runs nothing.
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
-#: The interactive API docs load Swagger UI / ReDoc from their CDN: only framing is refused.
-DOCS_CSP = "frame-ancestors 'none'"
+#: The interactive API docs: Swagger UI from this server's vendored copy (nothing from a CDN)
+#: plus the one inline script FastAPI writes to start it.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+            "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; "
+            "base-uri 'none'; frame-ancestors 'none'")
 DOCS_PATHS = ("/docs", "/redoc")
 #: Analyses are private to whoever holds the link: no shared or browser cache keeps them.
 NO_STORE = b"private, no-store"
