@@ -87,3 +87,15 @@ class ServesQueues(Protocol):
 
     def queue_pending(self) -> dict[str, int]:
         """Per queue, the jobs waiting in it."""
+
+
+@runtime_checkable
+class Forgets(Protocol):
+    """A backend that keeps jobs' snippets and results in storage of its own (a queue
+    database): the server has it forget them once delivered or deleted."""
+
+    def forget(self, job_id: str) -> None:
+        """Remove everything kept about the job (a waiting job never runs)."""
+
+    def purge_finished(self, older_than_s: float) -> int:
+        """Forget finished jobs older than that which were never delivered; how many."""

@@ -57,6 +57,16 @@ class LocalBackend:
         self._emit(spec.job_id, "queued", 0.0, "waiting for a free runner")
         self._pool.submit(self._run, spec, time.monotonic())
 
+    def forget(self, job_id: str) -> None:
+        with self._lock:
+            if job_id not in self._outcomes:
+                self._cancelled.add(job_id)
+            self._events.pop(job_id, None)
+            self._outcomes.pop(job_id, None)
+
+    def purge_finished(self, older_than_s: float) -> int:
+        return 0  # results are forgotten when delivered; nothing here outlives the process
+
     def queue_consumers(self) -> dict[str, list[str]]:
         """Runs jobs of either device in child processes on this host."""
         names = [f"local-{i}" for i in range(self._pool_size)]

@@ -33,6 +33,7 @@ class OwnerActions:
         if removed is not None:
             if removed.status not in FINAL_STATUSES:
                 self.backend.cancel(job.id)
+            self.watcher.forget(job.id)
             # no job computes what it carried now: fail them rather than leave them queued
             self.watcher.abandon(job.id, f"the {what} that was computing this analysis was "
                                  "deleted")

@@ -38,7 +38,8 @@ class AnalysisService:
         #: bumped after a job's progress reaches the store: SSE streams wait on it
         self.changes = ChangeBoard()
         self.cache = ViewCache()
-        self.watcher = JobWatcher(store, backend, self.changes, settings.job_poll_s)
+        self.watcher = JobWatcher(store, backend, self.changes, settings.job_poll_s,
+                                  settings.queue_retention_s)
         self.submissions = Submissions(settings, store, self.watcher, self.torch_version)
         self.reader = Reader(store, self.watcher, self.cache)
         self.sweeps = Sweeps(store, self.submissions, self.watcher, self.reader)

@@ -33,6 +33,9 @@ class ServerSettings:
       a browser write from any other site is refused (403).
     - `queue_deadline_s`: a job no worker has taken after this long fails with that reason
       (`CKPT_QUEUE_DEADLINE_S`, default 900).
+    - `queue_retention_s`: finished jobs' records in the queue database that the server never
+      collected are removed after this long (`CKPT_QUEUE_RETENTION_S`, default 3600); those
+      it collected are removed at once, and a deleted analysis' at its deletion.
     - `allowed_hosts`: names this server answers to besides `localhost` and IP addresses
       (`CKPT_ALLOWED_HOSTS`, comma-separated; `*.example.com` for subdomains, `*` for any):
       a request addressed to another name is refused (400), against DNS rebinding.
@@ -60,6 +63,7 @@ class ServerSettings:
     examples_dir: Path = REPO_ROOT / "examples"
     job_poll_s: float = 0.2
     queue_deadline_s: float = 900.0
+    queue_retention_s: float = 3600.0
 
     def resolved(self) -> ServerSettings:
         """Fill URLs that default to paths under `data_dir`."""
@@ -90,6 +94,7 @@ class ServerSettings:
             allowed_origins=frozenset(o.strip().rstrip("/") for o in
                                       e.get("CKPT_ALLOWED_ORIGINS", "").split(",") if o.strip()),
             queue_deadline_s=float(e.get("CKPT_QUEUE_DEADLINE_S", "900")),
+            queue_retention_s=float(e.get("CKPT_QUEUE_RETENTION_S", "3600")),
             allowed_hosts=frozenset(h.strip().lower() for h in
                                     e.get("CKPT_ALLOWED_HOSTS", "").split(",") if h.strip()),
         )

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ckpt_core.errors import SandboxError
-from server.jobs import JobBackend, JobOutcome, JobSpec
+from server.jobs import Forgets, JobBackend, JobOutcome, JobSpec
 from server.store import FINAL_STATUSES, EventRecord, Store
 
 from .changes import ChangeBoard
 
 log = logging.getLogger("ckpt.server")
+
+#: how often finished jobs' records that nobody collected are looked for
+PURGE_EVERY_S = 300.0
 
 
 def sandbox_error(message: str) -> dict[str, Any]:
@@ -67,8 +70,10 @@ class JobWatcher:
     """Follows backend jobs until they end; `sync` may also be called by readers."""
 
     def __init__(self, store: Store, backend: JobBackend, changes: ChangeBoard,
-                 poll_s: float) -> None:
+                 poll_s: float, retention_s: float = 3600.0) -> None:
         self.store, self.backend, self.changes, self.poll_s = store, backend, changes, poll_s
+        self.retention_s = retention_s
+        self._next_purge = time.monotonic()
         self._lock = threading.Lock()
         #: backend job id -> (events already recorded, where its progress and outcome go)
         self._followed: dict[str, tuple[int, Delivery]] = {}
@@ -145,6 +150,28 @@ class JobWatcher:
                     self.sync(job_id)
                 except Exception:
                     log.exception("following job %s failed", job_id)
+            if time.monotonic() >= self._next_purge:
+                self._next_purge = time.monotonic() + PURGE_EVERY_S
+                self._purge()
+
+    def _purge(self) -> None:
+        if not isinstance(self.backend, Forgets):
+            return
+        try:
+            purged = self.backend.purge_finished(self.retention_s)
+        except Exception:
+            log.exception("purging finished queue records failed")
+            return
+        if purged:
+            log.info("removed the queue records of %d finished jobs nobody collected", purged)
+
+    def forget(self, job_id: str) -> None:
+        """Have the backend drop its copy of a job (its snippet, its result)."""
+        if isinstance(self.backend, Forgets):
+            try:
+                self.backend.forget(job_id)
+            except Exception:  # the retention purge removes it later
+                log.exception("removing job %s from the queue failed", job_id)
 
     # syncing ---------------------------------------------------------------------------------
 
@@ -173,6 +200,7 @@ class JobWatcher:
                     return  # another thread delivered it
             delivery.finish(self.store, outcome)
             self._bump(delivery)
+            self.forget(job_id)  # the store has it now: the queue's copy goes
 
     def _bump(self, delivery: Delivery) -> None:
         # the parts first, then the job that carried them (its readers assemble from them)

@@ -6,7 +6,7 @@ import hashlib
 import threading
 
 from server.lru import LRU
-from server.store.blobs import BlobStore
+from server.store.blobs import BlobStore, layout_dir
 
 from .hierarchy import Item, Level, UnknownGroup, build_level, group_paths
 from .render import LAYOUT_VERSION, LayoutError, render_svg, to_dot
@@ -36,7 +36,8 @@ class LayoutCache:
     @staticmethod
     def key(content_key: str, region: int, kind: str, expand: str) -> str:
         text = f"{LAYOUT_VERSION}\0{content_key}\0{region}\0{kind}\0{expand}"
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        # under the analysis' content key: deleting the analysis deletes its layouts
+        return f"{layout_dir(content_key)}/{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
 
     def svg(self, key: str, level: Level) -> bytes:
         svg = self._memory.get(key)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import secrets
 
 import fsspec  # type: ignore[import-untyped]
 from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
+
+
+def layout_dir(content_key: str) -> str:
+    """The folder under `layouts/` that holds one analysis' laid-out SVGs."""
+    return hashlib.sha256(content_key.encode("utf-8")).hexdigest()[:32]
 
 
 class BlobStore:
@@ -46,3 +52,8 @@ class BlobStore:
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self._path(key))
+
+    def delete_tree(self, prefix: str) -> None:
+        """Remove every blob under `prefix/` (e.g. one analysis' laid-out SVGs)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self._path(prefix.rstrip("/")), recursive=True)

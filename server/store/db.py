@@ -34,6 +34,8 @@ def make_engine(url: str) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
+        # a deleted analysis' text is overwritten, not left in free pages of the file
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -53,3 +55,15 @@ def migrate(engine: Engine) -> None:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
         conn.commit()
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy SQLite's write-ahead log into the database and truncate it, so that rows just
+    deleted (zeroed by secure_delete) leave no older copy in the -wal file."""
+    if engine.url.get_backend_name() != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()

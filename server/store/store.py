@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from .blobs import BlobStore
-from .db import make_engine, migrate
+from .blobs import BlobStore, layout_dir
+from .db import checkpoint, make_engine, migrate
 from .models import EventRow, JobRow, LinkRow
 
 FINAL_STATUSES = frozenset({"done", "failed", "cancelled"})
@@ -231,8 +231,19 @@ class Store:
         return new_id
 
     def delete_link(self, share_id: str) -> JobRecord | None:
-        """Remove a link; when no link points at its job any more, remove the job and blob.
-        Returns the removed job, if it was removed."""
+        """Remove a link; when no link points at its job any more, remove the job, its
+        document and its layouts. Returns the removed job, if it was removed. Nothing deleted
+        is left behind in the database files (secure delete, then a WAL checkpoint)."""
+        record = self._delete_link_rows(share_id)
+        checkpoint(self.engine)
+        if record is None:
+            return None
+        if record.document_key:
+            self.blobs.delete(record.document_key)
+        self.blobs.delete_tree(f"layouts/{layout_dir(record.cache_key)}")
+        return record
+
+    def _delete_link_rows(self, share_id: str) -> JobRecord | None:
         with self._write() as s:
             row = s.get(LinkRow, share_id)
             if row is None:
@@ -248,6 +259,4 @@ class Store:
             record = JobRecord.of(job)
             s.execute(delete(EventRow).where(EventRow.job_id == job_id))
             s.delete(job)
-        if record.document_key:
-            self.blobs.delete(record.document_key)
         return record

@@ -132,6 +132,25 @@ class WorkerBackend:
         consumer.start()
         self.consumers.append(consumer)
 
+    def forget(self, job_id: str) -> None:
+        """Remove the job from the queue and the job state (see `JobState.forget`), and empty
+        SQLite's write-ahead log so no copy of its snippet or result stays on disk."""
+        if self.state.claimed_by(job_id) in (None, CANCELLED_CLAIM):  # no worker runs it
+            self.queues.drop_pending(job_id)
+        self.state.forget(job_id)
+        with self._outcome_lock:
+            self._outcomes.pop(job_id, None)
+        self._lost_checked.pop(job_id, None)
+        self.queues.checkpoint()
+
+    def purge_finished(self, older_than_s: float) -> int:
+        """Forget finished jobs nobody collected (the server was down, or they were deleted
+        while running) once their last event is older than `older_than_s`."""
+        stale = self.state.finished_before(time.time() - older_than_s)
+        for job_id in stale:
+            self.forget(job_id)
+        return len(stale)
+
     def queue_consumers(self) -> dict[str, list[str]]:
         """Per queue, the consumers (here or on `ckpt worker` hosts) seen alive recently."""
         return {queue: self.state.consumers(queue, self.stale_after_s) for queue in DEVICES}

@@ -71,6 +71,28 @@ def _never_run_here(spec: dict[str, Any]) -> None:
     raise RuntimeError("ckpt jobs are executed by server.worker consumers")
 
 
+class SecureSqliteStorage(SqliteStorage):  # type: ignore[misc]
+    """Huey's SQLite storage with deleted rows overwritten (a forgotten job's snippet and
+    result must not linger in free pages), and a checkpoint that empties the WAL."""
+
+    def _create_connection(self) -> Any:
+        conn = super()._create_connection()
+        conn.execute("PRAGMA secure_delete=ON")
+        return conn
+
+    def checkpoint(self) -> None:
+        with self.db() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def drop_task(self, job_id: str) -> int:
+        """Remove a waiting job's message (its snippet) from the queue; the count removed."""
+        pattern = json.dumps({"job_id": job_id})[1:-1].encode()
+        with self.db(commit=True) as cursor:
+            cursor.execute("DELETE FROM task WHERE queue = ? AND instr(data, ?) > 0",
+                           (self.name, pattern))
+            return int(cursor.rowcount)
+
+
 class Queues:
     """The CPU and CUDA queues and the job-state storage, over SQLite or Redis."""
 
@@ -85,8 +107,9 @@ class Queues:
             path.parent.mkdir(parents=True, exist_ok=True)
             for dev in DEVICES:
                 self.by_device[dev] = SqliteHuey(f"ckpt-{dev}", filename=str(path),
-                                                 results=False, serializer=serializer)
-            self.state_storage = SqliteStorage("ckpt-state", filename=str(path))
+                                                 results=False, serializer=serializer,
+                                                 storage_class=SecureSqliteStorage)
+            self.state_storage = SecureSqliteStorage("ckpt-state", filename=str(path))
         elif parsed.scheme in ("redis", "rediss", "unix"):
             for dev in DEVICES:
                 self.by_device[dev] = RedisHuey(f"ckpt-{dev}", url=self.url, results=False,
@@ -105,6 +128,18 @@ class Queues:
         device = "cuda" if spec.device.startswith("cuda") else "cpu"
         self.by_device[device].enqueue(self.tasks[device].s(asdict(spec)))
         self.wakeups[device].set()
+
+    def drop_pending(self, job_id: str) -> None:
+        """Take a job that no worker has started off its queue (SQLite; a Redis message stays
+        until a worker dequeues it and skips it: the job's claim says it was cancelled)."""
+        for huey in self.by_device.values():
+            if isinstance(huey.storage, SecureSqliteStorage):
+                huey.storage.drop_task(job_id)
+
+    def checkpoint(self) -> None:
+        """Empty SQLite's write-ahead log after a removal (nothing to do for Redis)."""
+        if isinstance(self.state_storage, SecureSqliteStorage):
+            self.state_storage.checkpoint()
 
     def pending(self, device: str) -> int:
         return int(self.by_device[device].pending_count())

@@ -109,6 +109,35 @@ class JobState:
         value = self._get(self._key(job_id, "hb"))
         return None if value is None else float(value)
 
+    # -- removal ------------------------------------------------------------------------------
+
+    def forget(self, job_id: str) -> None:
+        """Remove what is kept about a job (events, heartbeat, cancel request, outcome) once
+        the server has it, or the job was deleted. The claim stays (tens of bytes, no user
+        data): a worker that still finds the job on a queue must not run it."""
+        self.claim(job_id, CANCELLED_CLAIM)  # no-op when a worker or a cancel has it
+        for what in ("out", "hb", "cancel"):
+            self.storage.delete_data(self._key(job_id, what))
+        i, misses = 0, 0
+        while misses < 16:  # a late writer (a cancelled run) may leave events after a gap
+            misses = 0 if self.storage.delete_data(self._key(job_id, f"ev:{i}")) else misses + 1
+            i += 1
+        self._next_event.pop(job_id, None)
+
+    def finished_before(self, cutoff_s: float) -> list[str]:
+        """Jobs with an outcome whose last event is older than `cutoff_s` (a wall time)."""
+        items = self.storage.result_items()
+        out: list[str] = []
+        for key in items:
+            name = key.decode() if isinstance(key, bytes) else str(key)
+            if not (name.startswith("ckpt:") and name.endswith(":out")):
+                continue
+            job_id = name[5:-4]
+            events = self.events(job_id)
+            if not events or events[-1].at < cutoff_s:
+                out.append(job_id)
+        return out
+
     # -- consumers ----------------------------------------------------------------------------
 
     def consumer_seen(self, queue: str, name: str) -> None:
