@@ -24,6 +24,7 @@ def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
         f"{fmt_flops(s['recompute_flops'])} of {fmt_flops(s['forward_flops'])} forward",
     ]
     out.extend(cost_lines(doc))
+    out.extend(hazard_lines(doc))
     for brk in doc["graph_breaks"]:
         where = f"line {brk['line']}: {brk['code']}" if brk.get("line") else "unknown line"
         out.append(f"  graph break at {where} — {graph_break_headline(brk['reason'])}")
@@ -31,6 +32,20 @@ def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
         out.append("")
         out.extend(_region_lines(region, top))
     return "\n".join(out)
+
+
+def hazard_lines(doc: dict[str, Any]) -> list[str]:
+    """One line per hazard, with the nodes it concerns."""
+    hazards = doc.get("hazards") or []
+    if not hazards:
+        return []
+    lines = [f"hazards ({len(hazards)}):"]
+    for hz in hazards:
+        names = [n["name"] for n in hz.get("nodes", ())]
+        more = f" (+{len(names) - 6})" if len(names) > 6 else ""
+        nodes = f" [nodes: {', '.join(names[:6])}{more}]" if names else ""
+        lines.append(f"  {hz['severity']}: {hz['kind']}: {hz['message']}{nodes}")
+    return lines
 
 
 def cost_lines(doc: dict[str, Any]) -> list[str]:

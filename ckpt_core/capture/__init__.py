@@ -15,6 +15,7 @@ import torch
 from .._version import __version__
 from ..classify import classify, renumber_ac_regions, total_summary
 from ..errors import SettingsError
+from ..hazards import with_found_hazards
 from ..ir import Analysis
 from ..settings import Settings
 from ..source import snippet_sha256
@@ -50,7 +51,7 @@ def analyze_loaded(
         summary=total_summary(regions, len(result.graph_breaks)),
         timings_s={k: round(v, 6) for k, v in timings.items()},
     )
-    return with_cost(analysis, settings, result.knapsack)
+    return with_found_hazards(with_cost(analysis, settings, result.knapsack))
 
 
 def analyze_source(source: str, settings: Settings | None = None, *,

@@ -19,6 +19,7 @@ import torch
 
 from .._version import __version__
 from ..classify import classify, renumber_ac_regions, total_summary
+from ..hazards import with_found_hazards
 from ..ir import Analysis, Region
 from ..settings import Settings
 from ..source import snippet_sha256
@@ -74,7 +75,7 @@ class Traced:
             timings_s={k: round(v, 6) for k, v in timings.items()},
         )
         knapsack = self.result.knapsack if budget == self.settings.memory_budget else ()
-        return with_cost(analysis, self.settings, knapsack)
+        return with_found_hazards(with_cost(analysis, self.settings, knapsack))
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ CANNED = [
     ("gpt_sac", {}),
     ("mlp_checkpoint", {}),
     ("mlp_checkpoint", {"partitioner": "default"}),
+    ("dropout_checkpoint", {}),
 ]
 STAGES = [("queued", 0.0, "waiting"), ("starting", 0.1, "starting"),
           ("tracing", 0.3, "compiling the snippet"), ("partitioning", 0.6, "partitioning"),

@@ -388,3 +388,25 @@ def test_pages_run_under_the_content_security_policy(new_context: Any, server_ur
     page.goto(f"/diff/{analysis_id}..{other}")
     page.wait_for_selector("#graph-a svg, #moved table", timeout=30_000)
     assert page.evaluate("window.__cspViolations") == []
+
+
+def test_hazards_panel_links_to_its_nodes(new_context: Any, server_url: str, shot: Any) -> None:
+    analysis_id = submit(server_url, "dropout_checkpoint")
+    page = new_context().new_page()
+    page.goto(f"/a/{analysis_id}")
+    ready(page)
+    panel = page.locator("#hazards")
+    panel.wait_for()
+    assert "Random ops recomputed" in panel.inner_text()
+    assert page.locator("[data-card=recompute_time]").inner_text().count("of forward") == 1
+    link = panel.locator("[data-hazard=rng_recomputed] [data-hazard-node]").first
+    name = link.get_attribute("data-hazard-node")
+    link.click()
+    page.wait_for_function("(n) => document.querySelector('#inspector h3')?.textContent"
+                           ".includes(n)", arg=name)
+    assert page.evaluate("location.hash").count("graph=backward") == 1
+    shot(page, "hazards-panel")
+    clean = submit(server_url, "mlp_checkpoint")
+    page.goto(f"/a/{clean}")
+    ready(page)
+    assert page.locator("#hazards").is_hidden()

@@ -4,6 +4,7 @@ import { api, followJob } from "./api.js";
 import { GraphExplorer, legend } from "./graph.js";
 import { renderMemory, regionMemory } from "./memory.js";
 import { ProgressPanel } from "./progress.js";
+import { renderHazards } from "./hazards.js";
 import { h, $, fmtBytes, fmtFlops, fmtTime, fmtPct, readHash, writeHash, copyText, toast, rememberAnalysis, recentAnalyses, analysisIdFrom, settingsSummary } from "./util.js";
 
 const id = decodeURIComponent(location.pathname.replace(/^\/a\//, "").replace(/\/$/, ""));
@@ -160,6 +161,17 @@ async function selectNode(name, kind = state.graph) {
   }
   state.node = name;
   await explorer.select(name);
+}
+
+/** Open a node anywhere in the document ({region, graph, name}), switching region when needed. */
+function openRef(ref) {
+  if (ref.region !== state.region && $("#region-select")) {
+    const sel = $("#region-select");
+    sel.value = String(ref.region);
+    sel.dispatchEvent(new Event("change"));
+  }
+  setTab("graph");
+  selectNode(ref.name, ref.graph);
 }
 
 function link(label, name, kind) {
@@ -355,6 +367,7 @@ async function main() {
   if (state.region >= doc.regions.length) state.region = 0;
   renderHeader();
   renderCards();
+  renderHazards($("#hazards"), doc.hazards, openRef);
   explorer = new GraphExplorer($("#explorer"), {
     analysisId: id, doc, region: state.region, kind: state.graph,
     onSelect: (name) => { state.node = name; saveHash(); renderInspector(); },
