@@ -13,9 +13,12 @@ def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
     from .settings import Settings
 
     defaults = Settings().to_dict()
-    changed = {k: v for k, v in settings.items() if k != "device" and defaults.get(k) != v}
+    changed = {k: v for k, v in settings.items()
+                if k not in ("device", "execution") and defaults.get(k) != v}
     out = [
-        f"{doc['snippet_name']}  ·  torch {doc['torch_version']}  ·  device {doc['device']}",
+        f"{doc['snippet_name']}  ·  torch {doc['torch_version']}  ·  device {doc['device']}"
+        + (f"  ·  FAKE TENSORS: shapes and dtypes only, {doc['device']} op choices, nothing "
+           "executed" if settings.get("execution") == "fake" else ""),
         "settings: " + (", ".join(f"{k}={v}" for k, v in changed.items())
                         or "defaults (what plain torch.compile does)"),
         f"{s['region_count']} compiled region(s), {s['graph_break_count']} graph break(s); "

@@ -17,6 +17,7 @@ import torch
 import ckpt_core
 from ckpt_core.errors import SettingsError, SnippetContractError
 from ckpt_core.memory.summary import with_memory
+from ckpt_core.report import text_summary
 
 from ..conftest import EXAMPLES, example_names
 
@@ -95,6 +96,8 @@ def test_fake_execution_records_itself_in_the_document() -> None:
     doc = analysis.to_dict()
     ckpt_core.validate_analysis(doc)
     assert doc["settings"]["execution"] == "fake" and doc["device"] == "cpu"
+    header = text_summary(doc).splitlines()[0]
+    assert "FAKE TENSORS" in header and "cpu op choices" in header
 
 
 _HUGE = """

@@ -39,6 +39,10 @@ function renderHeader() {
   const chips = [
     h("span.chip", { title: "torch version" }, `torch ${status.torch_version || doc?.torch_version || "?"}`),
     h("span.chip", { title: "device" }, status.device || doc?.device || "?"),
+    ...(settings?.execution === "fake" ? [h("span.chip.fake", {
+      title: "A fake-tensor analysis: parameters and activations carried shapes, dtypes and the " +
+        "device's op choices but no memory, and nothing was executed; every figure comes from shapes.",
+    }, `fake tensors · ${status.device || doc?.device || "?"}`)] : []),
     h("span.chip", { title: JSON.stringify(settings || {}, null, 1) }, settingsSummary(settings)),
   ];
   const regions = doc?.regions || [];

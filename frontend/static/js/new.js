@@ -17,6 +17,7 @@ const HELP = {
   ban_recompute_reductions: "Do not recompute reductions.",
   fullgraph: "Make a graph break an error instead of capturing each compiled region.",
   device: "'auto' (CUDA when available), 'cpu' or 'cuda'.",
+  execution: "'real': build the model and run forward and backward on real tensors; 'fake': build parameters and inputs as fake tensors (shapes and dtypes only, no memory, nothing executed), so full-size models analyse on a small CPU worker; device 'cuda' follows CUDA's op choices without a GPU where torch is a CUDA build.",
   dynamo_config: "torch._dynamo.config options for this analysis, e.g. {\"skip_fwd_side_effects_in_bwd_under_checkpoint\": true, \"ignore_logging_functions\": [\"logging.Logger.info\"]}; allowed: skip_fwd_side_effects_in_bwd_under_checkpoint (bool), capture_profiler_record_function (bool), ignore_logging_functions (callables), reorderable_logging_functions (callables), capture_scalar_outputs (bool), capture_dynamic_output_shape_ops (bool), graph_break_on_nn_param_ctor (bool), allow_rnn (bool), nested_graph_breaks (bool), trace_numpy (bool), enable_trace_contextlib (bool), dont_skip_tracing (bool), recompile_limit (int).",
   disable_functionalization: "aot_autograd's disable_functionalization flag: trace without functionalization (mutations stay in the graph); implies decompositions='none', the aot_autograd path.",
   cost_profile: "Device profile for the estimated recompute time (roofline): 'auto' (the analysis device), 'h100', 'h200', 'a100', 'l4' or 'cpu' (this machine, measured once).",
@@ -26,13 +27,14 @@ const CHOICES = {
   partitioner: ["min_cut", "default"],
   budget_solver: ["dp", "greedy", "ilp"],
   device: ["auto", "cpu", "cuda"],
+  execution: ["real", "fake"],
   cost_profile: ["auto", "h100", "h200", "a100", "l4", "cpu"],
 };
 const BANS = Object.keys(HELP).filter((k) => k.startsWith("ban_recompute_"));
 const DEFAULTS = {
   decompositions: "inductor", partitioner: "min_cut", memory_budget: 1.0, budget_solver: "dp",
   ...Object.fromEntries(BANS.map((k) => [k, true])), fullgraph: false, device: "auto",
-  dynamo_config: {}, disable_functionalization: false, cost_profile: "auto",
+  dynamo_config: {}, disable_functionalization: false, cost_profile: "auto", execution: "real",
 };
 
 const STARTER = `import torch
@@ -80,6 +82,7 @@ function buildSettings(form) {
   form.append(field("budget_solver", h("select", { id: "set-budget_solver", name: "budget_solver", disabled: true }, CHOICES.budget_solver.map((c) => h("option", { value: c }, c)))));
   form.append(field("fullgraph", h("input", { type: "checkbox", id: "set-fullgraph", name: "fullgraph" })));
   form.append(field("device", h("select", { id: "set-device", name: "device" }, CHOICES.device.map((c) => h("option", { value: c }, c)))));
+  form.append(field("execution", h("select", { id: "set-execution", name: "execution" }, CHOICES.execution.map((c) => h("option", { value: c }, c === "fake" ? "fake tensors" : "real tensors")))));
   form.append(field("cost_profile", h("select", { id: "set-cost_profile", name: "cost_profile" }, CHOICES.cost_profile.map((c) => h("option", { value: c }, c)))));
   const compiler = h("details", {}, h("summary", {}, "Dynamo and aot_autograd"));
   compiler.append(field("disable_functionalization", h("input", { type: "checkbox", id: "set-disable_functionalization", name: "disable_functionalization" })));

@@ -156,6 +156,7 @@ export function settingsSummary(settings) {
   const defaults = {
     decompositions: "inductor", partitioner: "min_cut", memory_budget: 1, budget_solver: "dp",
     fullgraph: false, device: "auto", disable_functionalization: false, cost_profile: "auto",
+    execution: "real",
   };
   const parts = [];
   for (const [k, v] of Object.entries(settings)) {
