@@ -21,7 +21,17 @@ Each error carries a stable `code`, a human `message` and, where there is one, t
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+
+class ErrorDoc(TypedDict):
+    """A failure as JSON, the same in the CLI, the worker, the store and the API."""
+
+    type: str  #: the `CkptError` subclass' name
+    code: str  #: stable, e.g. `snippet_syntax_error`, `sandbox_error`
+    message: str
+    line: int | None  #: the snippet line, where there is one
 
 
 class CkptError(Exception):
@@ -35,7 +45,7 @@ class CkptError(Exception):
         self.line = line
         self.column = column
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ErrorDoc:
         return {
             "type": type(self).__name__,
             "code": self.code,
@@ -44,7 +54,7 @@ class CkptError(Exception):
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CkptError:
+    def from_dict(cls, data: Mapping[str, Any]) -> CkptError:
         """Rebuild an error sent across a process boundary as JSON."""
         by_name = {c.__name__: c for c in _all_subclasses(CkptError)}
         by_name["CkptError"] = CkptError

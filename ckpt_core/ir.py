@@ -9,8 +9,9 @@ and the invariants below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 SCHEMA_VERSION = 1
 
@@ -31,6 +32,40 @@ Status = str
 SavedKind = Literal["activation", "input", "parameter", "rng_state", "view", "symint"]
 
 
+class SourceJSON(TypedDict):
+    line: int
+    code: str
+
+
+class NodeJSON(TypedDict):
+    """A `Node` as JSON (`Node.to_dict()`): what graph views, the server and the browser read.
+    Tuples become lists; `source` is `{line, code}`; the fields are documented on `Node`."""
+
+    name: str
+    op: str
+    target: str
+    wraps: str | None
+    inputs: list[str]
+    shape: list[int] | None
+    dtype: str | None
+    bytes: int
+    view_of: str | None
+    requested_policy: str | None
+    policy: str | None
+    ac_region: int | None
+    partitioner_tag: str | None
+    status: Status
+    recompute_of: str | None
+    module: str | None
+    module_type: str | None
+    param: str | None
+    source: SourceJSON | None
+    flops: int | None
+    seq_nr: int | None
+    partitioner_reasons: list[str]
+    why: str | None
+
+
 @dataclass(frozen=True)
 class Source:
     """Where a node comes from in the snippet: 1-based `line` and that line's `code`."""
@@ -38,7 +73,7 @@ class Source:
     line: int
     code: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SourceJSON:
         return {"line": self.line, "code": self.code}
 
 
@@ -98,7 +133,7 @@ class Node:
     partitioner_reasons: tuple[str, ...] = ()
     why: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> NodeJSON:
         return {
             "name": self.name,
             "op": self.op,
@@ -126,7 +161,7 @@ class Node:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Node:
+    def from_dict(cls, d: Mapping[str, Any]) -> Node:
         src = d.get("source")
         shape = d.get("shape")
         return cls(

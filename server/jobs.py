@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
+
+from ckpt_core.errors import ErrorDoc
 
 #: Stages a job passes through, in order; `progress` in [0, 1] rises with them.
 Stage = Literal[
@@ -18,6 +20,21 @@ Stage = Literal[
 STAGES: tuple[Stage, ...] = (
     "queued", "starting", "tracing", "partitioning", "analysing", "storing", "done",
 )
+
+
+class JobOptions(TypedDict, total=False):
+    """Extra work a job does; stored with the job and part of its cache key."""
+
+    #: partition at each of these memory budgets after one trace (a sweep's backend job); on a
+    #: sweep's stored job, the budgets as asked
+    sweep_budgets: list[float]
+    #: a sweep's stored job: its analysis job per budget, and their share links
+    part_jobs: list[str]
+    part_links: list[str]
+    #: a sweep's stored job: `[part job id, budget]` of the parts its backend job computes
+    carried: list[list[str | float]]
+    #: a shorter time limit than the worker's
+    timeout_s: float
 
 
 @dataclass(frozen=True)
@@ -31,7 +48,7 @@ class JobSpec:
     #: "cpu" or "cuda": routes the job to a CPU or GPU consumer
     device: str = "cpu"
     #: extra work the job should do (e.g. {"sweep_budgets": [1.0, 0.5]})
-    options: dict[str, Any] = field(default_factory=dict)
+    options: JobOptions = field(default_factory=lambda: JobOptions())
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,7 @@ class JobOutcome:
 
     job_id: str
     result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
+    error: ErrorDoc | None = None
 
 
 class JobBackend(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from html import escape
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,6 +46,15 @@ class ErrorResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
+class ApiErrorBody(TypedDict):
+    """The body of every error response (`models.ErrorBody` in the OpenAPI document)."""
+
+    code: str
+    message: str
+    line: int | None
+    type: NotRequired[str]  #: the core error's class, for failures of the core
+
+
 class ApiError(Exception):
     """An API-level failure with its HTTP status and stable code."""
 
@@ -55,7 +64,7 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.line = status, code, message, line
         self.headers = headers
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> ApiErrorBody:
         return {"code": self.code, "message": self.message, "line": self.line}
 
 
@@ -85,8 +94,8 @@ def core_status(error: CkptError) -> int:
 
 
 def error_body(code: str, message: str, line: int | None = None,
-               type_: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message, "line": line}
+               type_: str | None = None) -> ApiErrorBody:
+    body = ApiErrorBody(code=code, message=message, line=line)
     if type_:
         body["type"] = type_
     return body

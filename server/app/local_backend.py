@@ -14,7 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from ckpt_core.errors import ErrorDoc, SandboxError
 from server.jobs import JobEvent, JobOutcome, JobSpec, Stage
 
 log = logging.getLogger("ckpt.server")
@@ -143,8 +145,8 @@ class LocalBackend:
             self._emit(spec.job_id, "storing", PROGRESS["storing"], "storing the result")
         self._finish(spec.job_id, out.get("result"), out.get("error"))
 
-    def _finish(self, job_id: str, result: dict[str, object] | None,
-                error: dict[str, object] | None) -> None:
+    def _finish(self, job_id: str, result: dict[str, Any] | None,
+                error: ErrorDoc | None) -> None:
         with self._lock:
             self._outcomes[job_id] = JobOutcome(job_id, result, error)
         self._emit(job_id, "done" if result is not None else "failed", 1.0)
@@ -196,5 +198,5 @@ def _event_of(line: str) -> tuple[Stage, str] | None:
     return stage, str(event.get("message", ""))
 
 
-def _sandbox_error(message: str) -> dict[str, object]:
-    return {"type": "SandboxError", "code": "sandbox_error", "message": message, "line": None}
+def _sandbox_error(message: str) -> ErrorDoc:
+    return SandboxError(message).to_dict()

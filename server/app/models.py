@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ckpt_core.settings import HELP
+from server.store import JobStatus
 
 SNIPPET_NAME_PATTERN = r"^[A-Za-z0-9_.\- ]{1,128}$"
 
@@ -55,7 +56,7 @@ class ErrorBody(BaseModel):
     type: str | None = None
 
 
-Status = Literal["queued", "running", "done", "failed", "cancelled"]
+Status = JobStatus
 
 
 class AnalysisStatus(BaseModel):

@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from server.store import JobRecord
 
 from .errors import ApiError, validation_message
-from .models import AnalysisRequest, AnalysisStatus, ErrorBody, Status, SubmissionResponse
+from .models import AnalysisRequest, AnalysisStatus, ErrorBody, SubmissionResponse
 from .submission import Submission
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -37,19 +37,16 @@ def submission_response(sub: Submission, base: str = "/api/analyses") -> Submiss
 
 
 def status_body(share_id: str, job: JobRecord) -> AnalysisStatus:
-    status: Status = "running"
-    if job.status in ("queued", "done", "failed", "cancelled"):
-        status = job.status  # type: ignore[assignment]
-    error = job.error or {}
+    error = job.error
     return AnalysisStatus(
-        id=share_id, kind="sweep" if job.kind == "sweep" else "analysis", status=status,
+        id=share_id, kind="sweep" if job.kind == "sweep" else "analysis", status=job.status,
         stage=job.stage, progress=job.progress, message=job.message, settings=job.settings,
         snippet_name=job.snippet_name, created_at=iso(job.created_at_s) or "",
         finished_at=iso(job.finished_at_s), torch_version=job.torch_version, device=job.device,
         schema_version=job.schema_version, share_url=f"/a/{share_id}",
         document_url=f"/api/analyses/{share_id}/document", summary=job.summary,
         error=ErrorBody(code=str(error.get("code", "error")), message=str(error.get("message", "")),
-                        line=error.get("line"), type=error.get("type")) if job.error else None)
+                        line=error.get("line"), type=error.get("type")) if error else None)
 
 
 async def parse_submission(request: Request, model: type[AnalysisRequest]) -> AnalysisRequest:

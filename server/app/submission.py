@@ -15,8 +15,8 @@ from typing import Any
 
 from ckpt_core import Settings
 from ckpt_core.source import check_source
-from server.jobs import JobSpec, ServesQueues
-from server.store import JobRecord, Store
+from server.jobs import JobOptions, JobSpec, ServesQueues
+from server.store import JobKind, JobRecord, Store
 
 from .errors import ApiError
 from .settings import ServerSettings
@@ -39,7 +39,7 @@ def worker_device(execution: str, device: str) -> str:
     return "cpu" if execution == "fake" else device
 
 
-def job_spec(job: JobRecord, options: dict[str, Any] | None = None) -> JobSpec:
+def job_spec(job: JobRecord, options: JobOptions | None = None) -> JobSpec:
     """The backend job that computes a stored job (with other `options` if given)."""
     return JobSpec(job_id=job.id, source=job.source, settings=job.settings,
                    snippet_name=job.snippet_name,
@@ -79,7 +79,7 @@ class Submissions:
         return self.settings.device if settings.device == "auto" else settings.device
 
     def cache_key(self, source: str, settings: Settings, device: str, kind: str,
-                  options: dict[str, Any]) -> str:
+                  options: JobOptions) -> str:
         """Content hash of everything that determines a result; never leaves the server."""
         canonical = {**settings.to_dict(), "device": device}
         blob = json.dumps({"source": source, "settings": canonical, "torch": self.torch_version,
@@ -88,7 +88,7 @@ class Submissions:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def submit(self, source: str, settings_in: dict[str, Any] | None, name: str, *,
-               kind: str = "analysis", options: dict[str, Any] | None = None,
+               kind: JobKind = "analysis", options: JobOptions | None = None,
                link: bool = True, queue: bool = True) -> Submission:
         """Check the snippet and settings, then answer from the cache or record a job; a new
         analysis job is queued unless `queue=False` (another backend job will compute it)."""
@@ -99,7 +99,7 @@ class Submissions:
         settings = Settings.from_dict(settings_in)
         check_source(source, name)
         device = self.resolve_device(settings)
-        options = dict(options or {})
+        options = JobOptions(**(options or {}))
         key = self.cache_key(source, settings, device, kind, options)
         with self._lock:
             job = self.store.cached_job(key)

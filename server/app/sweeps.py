@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ckpt_core import Analysis
+from ckpt_core.errors import ErrorDoc
 from ckpt_core.sweep import sweep_from_analyses
 from server.jobs import JobOutcome, JobSpec
 from server.store import FINAL_STATUSES, JobRecord, Store
@@ -74,7 +75,7 @@ class SweepDelivery:
         self._deliver(store, None, sandbox_error(reason))
 
     def _deliver(self, store: Store, result: dict[str, Any] | None,
-                 error: dict[str, Any] | None) -> None:
+                 error: ErrorDoc | None) -> None:
         """Finish each part with its own document (or the job's error); the sweep itself is
         assembled from them when read."""
         analyses = (result or {}).get("analyses")

@@ -13,9 +13,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from ckpt_core.errors import SandboxError
+from ckpt_core.errors import ErrorDoc, SandboxError
 from server.jobs import Forgets, JobBackend, JobOutcome, JobSpec
 from server.store import FINAL_STATUSES, EventRecord, Store
 
@@ -27,7 +27,7 @@ log = logging.getLogger("ckpt.server")
 PURGE_EVERY_S = 300.0
 
 
-def sandbox_error(message: str) -> dict[str, Any]:
+def sandbox_error(message: str) -> ErrorDoc:
     """The error document of a job the server gave up on."""
     return SandboxError(message).to_dict()
 

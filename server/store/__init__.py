@@ -1,6 +1,7 @@
 """Durable storage for the API: SQLAlchemy tables (Alembic-migrated) and compressed blobs."""
 
 from .blobs import BlobStore
-from .store import FINAL_STATUSES, EventRecord, JobRecord, Store, hash_token
+from .store import FINAL_STATUSES, EventRecord, JobKind, JobRecord, JobStatus, Store, hash_token
 
-__all__ = ["FINAL_STATUSES", "BlobStore", "EventRecord", "JobRecord", "Store", "hash_token"]
+__all__ = ["FINAL_STATUSES", "BlobStore", "EventRecord", "JobKind", "JobRecord", "JobStatus",
+           "Store", "hash_token"]

@@ -9,16 +9,23 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
+
+from ckpt_core.errors import ErrorDoc
+from server.jobs import JobOptions
 
 from .blobs import BlobStore, layout_dir
 from .db import checkpoint, make_engine, migrate
 from .models import EventRow, JobRow, LinkRow
 
-FINAL_STATUSES = frozenset({"done", "failed", "cancelled"})
+#: where a job stands; `done`, `failed` and `cancelled` are final
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+FINAL_STATUSES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
+#: an analysis, or a budget sweep (whose parts are analyses)
+JobKind = Literal["analysis", "sweep"]
 
 
 @dataclass(frozen=True)
@@ -26,21 +33,21 @@ class JobRecord:
     """A job as the API sees it (a snapshot of its row)."""
 
     id: str
-    kind: str
+    kind: JobKind
     cache_key: str
-    status: str
+    status: JobStatus
     stage: str
     progress: float
     message: str
     source: str
     snippet_name: str
     settings: dict[str, Any]
-    options: dict[str, Any]
+    options: JobOptions
     device: str
     torch_version: str
     schema_version: int | None
     summary: dict[str, Any] | None
-    error: dict[str, Any] | None
+    error: ErrorDoc | None
     document_key: str | None
     created_at_s: float
     finished_at_s: float | None
@@ -106,8 +113,8 @@ class Store:
 
     # jobs -----------------------------------------------------------------------------------
 
-    def create_job(self, *, kind: str, cache_key: str, source: str, snippet_name: str,
-                   settings: dict[str, Any], options: dict[str, Any], device: str,
+    def create_job(self, *, kind: JobKind, cache_key: str, source: str, snippet_name: str,
+                   settings: dict[str, Any], options: JobOptions, device: str,
                    torch_version: str) -> JobRecord:
         row = JobRow(
             id=secrets.token_hex(16), kind=kind, cache_key=cache_key, status="queued",
@@ -159,7 +166,7 @@ class Store:
                 row.status = "queued" if last.stage == "queued" else "running"
 
     def finish_job(self, job_id: str, *, result: dict[str, Any] | None,
-                   error: dict[str, Any] | None, status: str | None = None) -> None:
+                   error: ErrorDoc | None, status: JobStatus | None = None) -> None:
         """Store the outcome: the document as a blob first, then the row (so a row that says
         done always has its document)."""
         key = None
@@ -173,8 +180,8 @@ class Store:
                 return
             row.status, row.stage = final, final
             row.progress = 1.0 if final == "done" else row.progress
-            row.document_key, row.error = key, error
-            row.message = str((error or {}).get("message", ""))
+            row.document_key, row.error = key, dict(error) if error else None
+            row.message = error["message"] if error else ""
             if result is not None:
                 row.summary = result.get("summary")
                 row.schema_version = result.get("schema_version")
@@ -183,7 +190,7 @@ class Store:
             row.finished_at_s = time.time()
             seq = s.execute(select(func.count()).select_from(EventRow)
                             .where(EventRow.job_id == job_id)).scalar_one()
-            message = (error or {}).get("message", "") if final != "done" else ""
+            message = error["message"] if error and final != "done" else ""
             s.add(EventRow(job_id=job_id, seq=seq, stage=final, progress=row.progress,
                            message=str(message), at_s=time.time()))
 

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from ckpt_core import validate_analysis
-from ckpt_core.errors import AnalysisError, CkptError, SandboxError
+from ckpt_core.errors import AnalysisError, CkptError, ErrorDoc, SandboxError
 
 from .pool import SandboxPool
 from .process import Cancelled, ResultTooLarge
@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 1.0
 
 
-def cancelled_error() -> dict[str, Any]:
-    return {"type": "SandboxError", "code": "cancelled", "message": "the job was cancelled",
-            "line": None}
+def cancelled_error() -> ErrorDoc:
+    return ErrorDoc(type="SandboxError", code="cancelled", message="the job was cancelled",
+                    line=None)
 
 
 class JobRunner:
@@ -152,10 +152,10 @@ def check_result(result: dict[str, Any], budgets: list[float] | None) -> None:
                                f"budget {doc['settings'].get('memory_budget')}")
 
 
-def sanitize_error(error: dict[str, Any]) -> dict[str, Any]:
+def sanitize_error(error: dict[str, Any]) -> ErrorDoc:
     """The error document a sandbox sent, reduced to the known fields and kinds."""
     kind = CkptError.from_dict(error)  # unknown types fall back to CkptError
     line = error.get("line")
-    return {"type": type(kind).__name__, "code": str(error.get("code") or kind.code)[:64],
-            "message": str(error.get("message", ""))[:20000],
-            "line": line if isinstance(line, int) and not isinstance(line, bool) else None}
+    return ErrorDoc(type=type(kind).__name__, code=str(error.get("code") or kind.code)[:64],
+                    message=str(error.get("message", ""))[:20000],
+                    line=line if isinstance(line, int) and not isinstance(line, bool) else None)

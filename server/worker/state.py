@@ -16,6 +16,8 @@ from typing import Any
 from huey.constants import EmptyData
 from huey.storage import BaseStorage
 
+from ckpt_core.errors import ErrorDoc
+
 from ..jobs import JobEvent, JobOutcome, Stage
 
 #: progress shown for each stage
@@ -169,7 +171,7 @@ class JobState:
     # -- outcome ------------------------------------------------------------------------------
 
     def put_outcome(self, job_id: str, result: dict[str, Any] | None = None,
-                    error: dict[str, Any] | None = None) -> bool:
+                    error: ErrorDoc | None = None) -> bool:
         """Record the one outcome; False if the job already had one."""
         return self._put_if_empty(self._key(job_id, "out"), {"result": result, "error": error})
 
@@ -184,7 +186,7 @@ class JobState:
         return JobOutcome(job_id, result=doc.get("result"), error=doc.get("error"))
 
     def finish(self, job_id: str, stage: Stage, *, result: dict[str, Any] | None = None,
-               error: dict[str, Any] | None = None, message: str = "") -> bool:
+               error: ErrorDoc | None = None, message: str = "") -> bool:
         """Outcome then its final event, unless another party finished the job first."""
         if not self.put_outcome(job_id, result, error):
             return False

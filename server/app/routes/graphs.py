@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from ckpt_core.ir import NodeJSON
 from server.layout import LayoutError, Level, UnknownGroup, build_level, group_paths
 from server.store import JobRecord
 
@@ -46,13 +47,12 @@ def _region(service: AnalysisService, job: JobRecord, region: int) -> dict[str, 
 
 
 def _graph_nodes(service: AnalysisService, job: JobRecord, region: int,
-                 kind: str) -> list[dict[str, Any]]:
+                 kind: str) -> list[NodeJSON]:
     graph = _region(service, job, region)["graphs"].get(kind)
     if graph is None:
         raise ApiError(404, "not_found", f"region {region} has no {kind} graph (an inference-only "
                        "region has only a forward graph)")
-    nodes: list[dict[str, Any]] = graph["nodes"]
-    return nodes
+    return cast(list[NodeJSON], graph["nodes"])  # a stored document, validated when stored
 
 
 def _level(service: AnalysisService, job: JobRecord, region: int, kind: str,
