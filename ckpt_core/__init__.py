@@ -11,6 +11,9 @@ Public API (torch is imported only when an analysis actually runs):
     memory_timeline(doc, region) -> Timeline, saved_ledger / recompute_ledger / module_rollup,
     with_memory(analysis)                memory analyses (pure); the `memory` key of a document
     sweep(snippet, budgets, settings)    one analysis per memory budget from one trace (torch)
+    whatif(snippet_or_analysis, overrides, settings) -> WhatIfResult
+                                         checkpoint tags changed on the trace, re-partitioned,
+                                         exported as policy code (torch; see `policy`)
     analyze_measured(snippet, settings)  analysis + memory measured on real tensors (torch)
     CkptError and subclasses             every failure a user can cause (see `errors`)
 """
@@ -29,6 +32,7 @@ from .errors import (
     CompileError,
     DiffInputError,
     GraphBreakError,
+    OverrideError,
     SandboxError,
     SettingsError,
     SnippetContractError,
@@ -58,6 +62,7 @@ from .memory import (
     saved_ledger,
     with_memory,
 )
+from .policy import WhatIfResult, whatif
 from .settings import Settings
 from .sweep import SweepResult, sweep
 from .validate import validate_analysis
@@ -77,6 +82,7 @@ __all__ = [
     "Hazard",
     "Node",
     "NodeRef",
+    "OverrideError",
     "Region",
     "SandboxError",
     "SavedValue",
@@ -87,6 +93,7 @@ __all__ = [
     "SnippetRuntimeError",
     "SnippetSyntaxError",
     "SweepResult",
+    "WhatIfResult",
     "__version__",
     "analyze",
     "analyze_file",
@@ -102,6 +109,7 @@ __all__ = [
     "saved_ledger",
     "sweep",
     "validate_analysis",
+    "whatif",
     "with_memory",
 ]
 

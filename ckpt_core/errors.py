@@ -2,6 +2,8 @@
 
     CkptError                 anything ckptscope reports as a failed analysis
     ├── SettingsError         an analysis setting is invalid or cannot be honoured here
+    │   └── OverrideError         a what-if override is malformed, matches nothing, or asks
+    │                             a checkpoint policy for what no policy can do
     ├── SnippetError          the uploaded snippet is at fault
     │   ├── SnippetSyntaxError    it does not parse (line and column given)
     │   ├── SnippetContractError  `model` / `example_inputs` / `loss` missing or of the wrong kind,
@@ -73,6 +75,10 @@ def _all_subclasses(cls: type[CkptError]) -> list[type[CkptError]]:
 
 class SettingsError(CkptError):
     code = "invalid_settings"
+
+
+class OverrideError(SettingsError):
+    code = "invalid_override"
 
 
 class SnippetError(CkptError):

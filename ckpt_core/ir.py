@@ -107,6 +107,9 @@ class Node:
       own words ("cannot recompute: compute intensive op", "must recompute: marked by checkpoint
       policy", "must be available for backward: …"); `why`: one sentence saying why the node
       ended up saved / recomputed / forward-only (derived by `classify.explain`).
+    - `policy_op`: for a forward node of the joint graph, the op a checkpoint `policy_fn` was
+      called with when it differs from `target` (torch's `original_aten`: the op before
+      inductor's decompositions; every node of one decomposed call carries that call's tag).
     """
 
     name: str
@@ -132,6 +135,7 @@ class Node:
     seq_nr: int | None = None
     partitioner_reasons: tuple[str, ...] = ()
     why: str | None = None
+    policy_op: str | None = None
 
     def to_dict(self) -> NodeJSON:
         return {
@@ -158,6 +162,7 @@ class Node:
             "seq_nr": self.seq_nr,
             "partitioner_reasons": list(self.partitioner_reasons),
             "why": self.why,
+            "policy_op": self.policy_op,
         }
 
     @classmethod
@@ -188,6 +193,7 @@ class Node:
             seq_nr=d.get("seq_nr"),
             partitioner_reasons=tuple(d.get("partitioner_reasons", ())),
             why=d.get("why"),
+            policy_op=d.get("policy_op"),
         )
 
 

@@ -69,6 +69,7 @@ def convert_graph(
                 flops=_cached_flops(n, cache) if with_flops else None,
                 seq_nr=meta.seq_nr(n),
                 partitioner_reasons=(reasons or {}).get(n.name, ()),
+                policy_op=meta.policy_op(n) if kind == "joint" else None,
             )
         )
     return Graph(kind=kind, nodes=tuple(nodes))

@@ -28,6 +28,27 @@ def policy_name(node: fx.Node) -> str | None:
     return str(getattr(tag, "name", tag))
 
 
+def policy_op(node: fx.Node) -> str | None:
+    """The op a checkpoint `policy_fn` was called with for this node, when a decomposition made
+    the node out of another op (torch's `original_aten`); None when it is the node's own target."""
+    original = node.meta.get("original_aten")
+    if not isinstance(original, torch._ops.OpOverload) or original is node.target:
+        return None
+    return str(original)
+
+
+def set_policy(node: fx.Node, policy: str | None, ac_region: int | None) -> None:
+    """Tag a joint-graph node as a checkpoint policy would have (None, None: untagged)."""
+    from torch.utils.checkpoint import CheckpointPolicy
+
+    if policy is None or ac_region is None:
+        node.meta.pop("recompute", None)
+        node.meta.pop("ac_graph_id", None)
+        return
+    node.meta["recompute"] = CheckpointPolicy[policy]
+    node.meta["ac_graph_id"] = ac_region
+
+
 def ac_graph_id(node: fx.Node) -> int | None:
     value = node.meta.get("ac_graph_id")
     return int(value) if isinstance(value, int) else None

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-from collections.abc import Container, Iterator, Sequence
+import warnings
+from collections.abc import Container, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch._functorch.config as functorch_config
@@ -21,6 +22,8 @@ from torch._guards import TracingContext, detect_fake_mode, tracing
 from torch.fx._lazy_graph_module import _use_lazy_graph_module
 
 from ..ir import Graph, RawRegion
+from ..settings import Settings
+from . import meta
 from .reasons import current_reasons, memoized_min_cuts
 from .recorder import RecordedRegion, Recorder
 
@@ -57,7 +60,7 @@ class _SamePlan(Exception):
 
 
 @contextlib.contextmanager
-def _same_plan_shortcut(region_index: int, known: Container[tuple[Any, ...]],
+def _same_plan_shortcut(region_index: tuple[int, str], known: Container[tuple[Any, ...]],
                         chosen: dict[str, tuple[Any, ...]]) -> Iterator[None]:
     """Stop the partitioner right after it has chosen what to save when that choice was already
     partitioned for another budget.
@@ -88,6 +91,13 @@ def _same_plan_shortcut(region_index: int, known: Container[tuple[Any, ...]],
         partitioners._extract_fwd_bwd_modules = original
 
 
+def _copy(gm: fx.GraphModule) -> fx.GraphModule:
+    """A deep copy, without the pytree deprecation warning copying a graph prints on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return copy.deepcopy(gm)
+
+
 def _with_reasons(graph: Graph | None, reasons: dict[str, tuple[str, ...]]) -> Graph | None:
     if graph is None:
         return None
@@ -114,7 +124,7 @@ class SnapshotRecorder(Recorder):
         region = self._current
         if region is not None and not self._replaying:
             self.snapshots.append(JointSnapshot(
-                region_index=region.index, joint=copy.deepcopy(joint),
+                region_index=region.index, joint=_copy(joint),
                 joint_inputs=tuple(joint_inputs), kwargs=dict(kwargs),
                 dynamo_params=tuple(self._dynamo_params),
                 fake_mode=detect_fake_mode(joint_inputs),
@@ -123,7 +133,7 @@ class SnapshotRecorder(Recorder):
             return super().partition(joint, joint_inputs, **kwargs)
         chosen: dict[str, tuple[Any, ...]] = {}
         try:
-            with _same_plan_shortcut(region.index, self._plans, chosen):
+            with _same_plan_shortcut((region.index, self._variant), self._plans, chosen):
                 fw, bw = super().partition(joint, joint_inputs, **kwargs)
         except _SamePlan as same:
             done, fw, bw = self._plans[same.key]
@@ -140,6 +150,7 @@ class SnapshotRecorder(Recorder):
         return fw, bw
 
     _replaying = False
+    _variant = ""
 
     def _prepared(self, snap: JointSnapshot) -> tuple[fx.GraphModule, dict[str, Any]]:
         """The joint graph with the budget-independent clean-up the min-cut partitioner starts
@@ -147,18 +158,29 @@ class SnapshotRecorder(Recorder):
         if self.settings.partitioner != "min_cut" or not functorch_config.cse:
             return snap.joint, {}
         if snap.region_index not in self._cse_joints:
-            joint = copy.deepcopy(snap.joint)
+            joint = _copy(snap.joint)
             joint.graph.eliminate_dead_code()
             joint.graph = fx_graph_cse(joint.graph)
             self._cse_joints[snap.region_index] = joint
         return self._cse_joints[snap.region_index], {"cse": False}
 
-    def replay(self, memory_budget: float) -> list[Partitioned]:
+    def replay(self, memory_budget: float, *, settings: Settings | None = None,
+               tags: Mapping[int, Mapping[str, tuple[str | None, int | None]]] | None = None,
+               ) -> list[Partitioned]:
         """Every region re-partitioned under `memory_budget`, in capture order.
 
+        `settings` (default: the traced ones) gives the partitioner and its knobs; `tags`, by
+        analysis region index then joint node name, the (policy, checkpoint region) each
+        forward op carries instead of what the snippet's policy gave it (see `ckpt_core.policy`).
         Inference-only regions (no joint graph) are returned as captured."""
+        from .run import torch_settings
+
         snapshots = {s.region_index: s for s in self.snapshots}
         out: list[Partitioned] = []
+        traced_settings = self.settings
+        settings = settings or traced_settings
+        analysis_index = {r.index: i for i, r in enumerate(
+            r for r in self.regions if r.forward is not None)}
         for recorded in self.regions:
             snap = snapshots.get(recorded.index)
             if snap is None:
@@ -170,19 +192,29 @@ class SnapshotRecorder(Recorder):
                 self._current = fresh
                 self._dynamo_params = list(snap.dynamo_params)
                 self._replaying = True
+                self.settings = settings
                 joint, patches = self._prepared(snap)
+                joint = _copy(joint)
+                region_tags = (tags or {}).get(analysis_index.get(recorded.index, -1), {})
+                for node in joint.graph.nodes:
+                    if node.name in region_tags:
+                        meta.set_policy(node, *region_tags[node.name])
+                # plans are shared between budgets, never between different tags or settings
+                self._variant = repr((sorted(region_tags.items()), settings))
                 try:
                     # RNG functionalisation asks the tracing context for the fake mode; the
                     # partitioned modules' Python code is generated only if they are run
-                    with functorch_config.patch(activation_memory_budget=memory_budget,
-                                                **patches), \
+                    with torch_settings(settings), \
+                            functorch_config.patch(activation_memory_budget=memory_budget,
+                                                   **patches), \
                             tracing(TracingContext(snap.fake_mode)), \
                             _use_lazy_graph_module(True), memoized_min_cuts(self._cuts):
                         forward, backward = self.partition(
-                            copy.deepcopy(joint), list(snap.joint_inputs), **snap.kwargs)
+                            joint, list(snap.joint_inputs), **snap.kwargs)
                 finally:
                     self._replaying = False
                     self._current = None
+                    self.settings = traced_settings
             graphs = {k: g for k, g in (("joint", fresh.joint), ("forward", fresh.forward),
                                          ("backward", fresh.backward)) if g is not None}
             if "forward" not in graphs:

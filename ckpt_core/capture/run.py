@@ -246,9 +246,8 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
     reset_torch_state()
     fake = snippet.fake.tracing() if snippet.fake is not None else contextlib.nullcontext()
     try:
-        with fake, torch_settings(settings), default_device(device), capture_graph_breaks(
-            snippet.path, snippet.source
-        ) as breaks:
+        with fake, torch_settings(settings), default_device(device), snippet.importable(), \
+                capture_graph_breaks(snippet.path, snippet.source) as breaks:
             compiled: Callable[..., Any] = torch.compile(
                 snippet.model, backend=recorder.backend, fullgraph=settings.fullgraph,
                 dynamic=False,

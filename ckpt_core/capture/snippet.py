@@ -29,6 +29,25 @@ class LoadedSnippet:
     source: str
     #: set when the snippet was built on fake tensors (`Settings.execution == "fake"`)
     fake: FakeExecution | None = None
+    #: the module the snippet ran as; dynamo imports it by name when it inlines a snippet
+    #: function called from torch's own code (e.g. a forward patched onto an nn.Sequential)
+    module: types.ModuleType | None = None
+
+    @contextlib.contextmanager
+    def importable(self) -> Iterator[None]:
+        """Keep the snippet's module in `sys.modules` while torch compiles it."""
+        if self.module is None:
+            yield
+            return
+        previous = sys.modules.get(self.module.__name__)
+        sys.modules[self.module.__name__] = self.module
+        try:
+            yield
+        finally:
+            if previous is None:
+                sys.modules.pop(self.module.__name__, None)
+            else:
+                sys.modules[self.module.__name__] = previous
 
 
 def user_frames(exc: BaseException, path: str) -> list[traceback.FrameSummary]:
@@ -96,7 +115,7 @@ def load_snippet(source: str, path: str, device: str, execution: str = "real") -
     elif isinstance(model, nn.Module):
         model = model.to(device)
     return LoadedSnippet(model=model, example_inputs=inputs, loss=loss, path=path, source=source,
-                         fake=fake)
+                         fake=fake, module=module)
 
 
 def _check_fake_model(model: Callable[..., Any]) -> None:

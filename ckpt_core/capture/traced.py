@@ -12,7 +12,7 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -47,25 +47,37 @@ class Traced:
             return renumber_ac_regions([classify(r) for r in self.result.regions])
         return self.partition(memory_budget)[0]
 
-    def partition(self, memory_budget: float) -> tuple[tuple[Region, ...], list[Partitioned]]:
-        """Classified regions and the GraphModules they were read from, under `memory_budget`."""
-        parts = self.recorder.replay(memory_budget)
+    def partition(
+        self, memory_budget: float, *, settings: Settings | None = None,
+        tags: Mapping[int, Mapping[str, tuple[str | None, int | None]]] | None = None,
+    ) -> tuple[tuple[Region, ...], list[Partitioned]]:
+        """Classified regions and the GraphModules they were read from, under `memory_budget`
+        (and `settings`' partitioner knobs, `tags` instead of the snippet's: see `replay`)."""
+        parts = self.recorder.replay(memory_budget, settings=settings, tags=tags)
         regions = renumber_ac_regions([classify(p.raw) for p in parts])
         return regions, parts
 
-    def analysis(self, memory_budget: float | None = None,
-                 regions: tuple[Region, ...] | None = None) -> Analysis:
-        """The analysis under `memory_budget` (the traced settings' budget by default)."""
-        budget = self.settings.memory_budget if memory_budget is None else memory_budget
+    def analysis(
+        self, memory_budget: float | None = None, regions: tuple[Region, ...] | None = None, *,
+        settings: Settings | None = None,
+        tags: Mapping[int, Mapping[str, tuple[str | None, int | None]]] | None = None,
+    ) -> Analysis:
+        """The analysis under `memory_budget` (the traced settings' budget by default), with
+        other partitioner `settings` or checkpoint `tags` if given (see `replay`)."""
+        settings = settings or self.settings
+        budget = settings.memory_budget if memory_budget is None else memory_budget
         start = time.perf_counter()
-        if regions is None:
+        if regions is None and tags is None and settings == self.settings.replace(
+                memory_budget=settings.memory_budget):
             regions = self.regions(budget)
+        elif regions is None:
+            regions = self.partition(budget, settings=settings, tags=tags)[0]
         timings = {**self.timings_s, "partition_s": time.perf_counter() - start}
         analysis = Analysis(
             ckptscope_version=__version__,
             torch_version=torch.__version__,
             device=self.device,
-            settings=self.settings.replace(memory_budget=budget).to_dict(),
+            settings=settings.replace(memory_budget=budget).to_dict(),
             snippet_sha256=snippet_sha256(self.snippet.source),
             snippet_name=self.name,
             snippet_source=self.snippet.source,

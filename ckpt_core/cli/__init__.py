@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from . import analyze, diff, sweep
+from . import analyze, diff, sweep, whatif
 
 #: Subcommand modules; each has `register(subparsers)` which sets `func` on its parser.
-COMMANDS: list[ModuleType] = [analyze, diff, sweep]
+COMMANDS: list[ModuleType] = [analyze, diff, sweep, whatif]
 
 
 def build_parser(extra: Sequence[ModuleType] = ()) -> argparse.ArgumentParser:

@@ -1,0 +1,197 @@
+"""Policy what-if (`ckpt_core.whatif`): change what is saved or recomputed on the captured joint
+graph, re-run only torch's partitioner, and take the result home as code.
+
+    whatif(snippet_or_analysis, overrides, settings) -> WhatIfResult      (needs torch)
+    parse_override("op:aten.mm.default", "MUST_SAVE") -> Override
+    resolve(analysis, overrides) -> TagPlan                                  (pure)
+    export_policy(plan_analysis, base, plan) -> PolicyCode; write_snippet(...)  (pure)
+
+A what-if never re-traces: the overrides become the checkpoint tags of the joint graph that the
+trace kept (what a policy function would have produced), and the partitioner runs on it under
+the what-if's settings, as the memory-budget sweep does for each budget.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..diff import GraphDiff, diff
+from ..errors import OverrideError
+from ..ir import Analysis, Hazard
+from ..memory.summary import with_memory
+from ..settings import Settings
+from .export import PolicyCode, export_policy, write_snippet
+from .hazards import new_hazards, plan_hazards
+from .overrides import (
+    ACTIONS,
+    SELECTOR_KINDS,
+    Action,
+    Override,
+    TagPlan,
+    overrides_from_list,
+    parse_override,
+    resolve,
+)
+
+if TYPE_CHECKING:
+    from ..capture.traced import Traced
+
+__all__ = [
+    "ACTIONS",
+    "SELECTOR_KINDS",
+    "Action",
+    "Override",
+    "PolicyCode",
+    "TagPlan",
+    "WhatIfResult",
+    "check_same_trace",
+    "export_policy",
+    "normalize_overrides",
+    "overrides_from_list",
+    "parse_override",
+    "resolve",
+    "whatif",
+    "whatif_traced",
+    "write_snippet",
+]
+
+#: Settings a what-if cannot change: they shape the trace itself.
+TRACE_SETTINGS = ("decompositions", "device", "fullgraph")
+#: The figures `WhatIfResult.deltas` compares.
+DELTA_FIELDS = ("saved_activation_bytes", "recompute_flops", "saved_count", "recomputed_count")
+
+
+@dataclass(frozen=True)
+class WhatIfResult:
+    """A what-if: the new plan (`analysis`: a complete analysis whose `overrides` and `whatif`
+    keys say how it was made), the `base` it changed, their `diff`, the `deltas` (plan − base)
+    of memory and recompute cost, the `new_hazards`, the `plan` of tags and the `policy` code."""
+
+    analysis: Analysis
+    base: Analysis
+    diff: GraphDiff
+    deltas: dict[str, int]
+    new_hazards: tuple[Hazard, ...]
+    plan: TagPlan
+    policy: PolicyCode
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.plan.notes + self.policy.notes
+
+    def snippet(self) -> str:
+        """The base snippet with the exported policies applied."""
+        return write_snippet(self.base.snippet_source, self.policy.code, self.plan.overrides)
+
+    def to_dict(self, *, with_analyses: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": "whatif",
+            "overrides": [o.to_dict() for o in self.plan.overrides],
+            "settings": dict(self.analysis.settings),
+            "deltas": dict(self.deltas),
+            "new_hazards": [h.to_dict() for h in self.new_hazards],
+            "notes": list(self.notes),
+            "matched": dict(self.plan.matched),
+            "changed_ops": self.plan.changed,
+            "policy_code": self.policy.code,
+            "save_list": list(self.policy.save_list) if self.policy.save_list else None,
+            "diff": self.diff.to_dict(),
+        }
+        if with_analyses:
+            out["analysis"] = self.analysis.to_dict()
+        return out
+
+
+def normalize_overrides(overrides: Iterable[Override | Mapping[str, Any] | tuple[str, str]],
+                        ) -> tuple[Override, ...]:
+    """Overrides given as `Override`s, `{"selector", "action"}` mappings or pairs."""
+    out = []
+    for o in overrides:
+        if isinstance(o, Override):
+            out.append(parse_override(o.selector, o.action))
+        elif isinstance(o, Mapping):
+            out.extend(overrides_from_list([dict(o)]))
+        elif isinstance(o, tuple) and len(o) == 2:
+            out.append(parse_override(*o))
+        else:
+            raise OverrideError(f"override {o!r}: expected (selector, action)")
+    return tuple(out)
+
+
+def check_same_trace(base: Settings, settings: Settings) -> None:
+    """A what-if only re-partitions: settings that shape the trace must stay the base's."""
+    for name in TRACE_SETTINGS:
+        if getattr(base, name) != getattr(settings, name):
+            raise OverrideError(
+                f"settings.{name}: a what-if re-runs only the partitioner on the base's trace, "
+                f"so {name} stays {getattr(base, name)!r} (asked: {getattr(settings, name)!r}); "
+                "run a new analysis to change it")
+
+
+def whatif_traced(t: Traced, base: Analysis, overrides: Sequence[Override],
+                  settings: Settings | None = None) -> WhatIfResult:
+    """The what-if of `overrides` on `base`, re-partitioning the trace `t` of its snippet."""
+    settings = settings or Settings.from_dict(base.settings)
+    check_same_trace(t.settings, settings)
+    start = time.perf_counter()
+    plan = resolve(base, overrides)
+    tags = {r: {name: (tag.policy, tag.ac_region) for name, tag in d.items()}
+            for r, d in plan.tags.items()}
+    analysis = with_memory(t.analysis(settings.memory_budget, settings=settings, tags=tags))
+    analysis = analysis.with_hazards(*plan_hazards(analysis))
+    policy = export_policy(analysis, base, plan)
+    analysis = analysis.with_extras(
+        overrides=[o.to_dict() for o in plan.overrides],
+        whatif={
+            "base_snippet_sha256": base.snippet_sha256,
+            "base_settings": dict(base.settings),
+            "notes": list(plan.notes + policy.notes),
+            "matched": dict(plan.matched),
+            "changed_ops": plan.changed,
+            "policy_code": policy.code,
+            "save_list": list(policy.save_list) if policy.save_list else None,
+        },
+    )
+    base = base if "memory" in base.extras else with_memory(base)
+    graph_diff = diff([base, analysis], labels=["original", "what-if"])
+    deltas = {f: int(analysis.summary.get(f, 0)) - int(base.summary.get(f, 0))
+              for f in DELTA_FIELDS}
+    deltas["peak_bytes"] = (int(analysis.extras["memory"]["peak_bytes"])
+                            - int(base.extras["memory"]["peak_bytes"]))
+    timings = {**analysis.timings_s, "whatif_s": round(time.perf_counter() - start, 6)}
+    analysis = Analysis.from_dict({**analysis.to_dict(), "timings_s": timings})
+    return WhatIfResult(analysis=analysis, base=base, diff=graph_diff, deltas=deltas,
+                        new_hazards=new_hazards(base, analysis), plan=plan, policy=policy)
+
+
+def whatif(snippet_or_analysis: str | os.PathLike[str] | Analysis | Mapping[str, Any],
+           overrides: Iterable[Override | Mapping[str, Any] | tuple[str, str]],
+           settings: Settings | None = None, *, name: str | None = None) -> WhatIfResult:
+    """Apply `overrides` to a snippet (a path or its text) or to an analysis of one, and
+    re-partition under `settings` (default: the base's; for a snippet, plain torch.compile's
+    partitioner settings with `settings`' trace settings). Needs torch: it traces once."""
+    from ..capture.traced import traced
+
+    given = normalize_overrides(overrides)
+    if isinstance(snippet_or_analysis, Analysis | Mapping):
+        given_base = (snippet_or_analysis if isinstance(snippet_or_analysis, Analysis)
+                      else Analysis.from_dict(dict(snippet_or_analysis)))
+        base: Analysis | None = given_base
+        base_settings = Settings.from_dict(given_base.settings)
+        source: str | os.PathLike[str] = given_base.snippet_source
+        name = name or given_base.snippet_name
+        resolve(given_base, given)  # a bad override fails before the trace
+    else:
+        base = None
+        s = settings or Settings()
+        base_settings = Settings(decompositions=s.decompositions, device=s.device,
+                                 fullgraph=s.fullgraph)
+        source = snippet_or_analysis
+    settings = settings or base_settings
+    check_same_trace(base_settings, settings)
+    with traced(source, base_settings, name=name) as t:
+        return whatif_traced(t, base or t.analysis(), given, settings)
