@@ -13,9 +13,12 @@ the what-if's settings, as the memory-budget sweep does for each budget.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import gc
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +135,19 @@ def check_same_trace(base: Settings, settings: Settings) -> None:
                 "run a new analysis to change it")
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The documents built here are large and acyclic: a full pass of the cyclic collector over
+    the trace's graphs, triggered by their allocations, would cost more than building them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def whatif_traced(t: Traced, base: Analysis, overrides: Sequence[Override],
                   settings: Settings | None = None) -> WhatIfResult:
     """The what-if of `overrides` on `base`, re-partitioning the trace `t` of its snippet."""
@@ -141,31 +157,36 @@ def whatif_traced(t: Traced, base: Analysis, overrides: Sequence[Override],
     plan = resolve(base, overrides)
     tags = {r: {name: (tag.policy, tag.ac_region) for name, tag in d.items()}
             for r, d in plan.tags.items()}
-    analysis = with_memory(t.analysis(settings.memory_budget, settings=settings, tags=tags))
-    analysis = analysis.with_hazards(*plan_hazards(analysis))
-    policy = export_policy(analysis, base, plan)
-    analysis = analysis.with_extras(
-        overrides=[o.to_dict() for o in plan.overrides],
-        whatif={
-            "base_snippet_sha256": base.snippet_sha256,
-            "base_settings": dict(base.settings),
-            "notes": list(plan.notes + policy.notes),
-            "matched": dict(plan.matched),
-            "changed_ops": plan.changed,
-            "policy_code": policy.code,
-            "save_list": list(policy.save_list) if policy.save_list else None,
-        },
-    )
-    base = base if "memory" in base.extras else with_memory(base)
-    graph_diff = diff([base, analysis], labels=["original", "what-if"])
-    deltas = {f: int(analysis.summary.get(f, 0)) - int(base.summary.get(f, 0))
-              for f in DELTA_FIELDS}
-    deltas["peak_bytes"] = (int(analysis.extras["memory"]["peak_bytes"])
-                            - int(base.extras["memory"]["peak_bytes"]))
-    timings = {**analysis.timings_s, "whatif_s": round(time.perf_counter() - start, 6)}
-    analysis = Analysis.from_dict({**analysis.to_dict(), "timings_s": timings})
+    analysis = t.analysis(settings.memory_budget, settings=settings, tags=tags)
+    with _collector_paused():
+        analysis = with_memory(analysis)
+        analysis = analysis.with_hazards(*plan_hazards(analysis))
+        policy = export_policy(analysis, base, plan)
+        base = base if "memory" in base.extras else with_memory(base)
+        deltas = {f: int(analysis.summary.get(f, 0)) - int(base.summary.get(f, 0))
+                  for f in DELTA_FIELDS}
+        deltas["peak_bytes"] = (int(analysis.extras["memory"]["peak_bytes"])
+                                - int(base.extras["memory"]["peak_bytes"]))
+        hazards = new_hazards(base, analysis)
+        analysis = dataclasses.replace(analysis, timings_s={
+            **analysis.timings_s, "whatif_s": round(time.perf_counter() - start, 6)})
+        analysis = analysis.with_extras(
+            overrides=[o.to_dict() for o in plan.overrides],
+            whatif={
+                "base_snippet_sha256": base.snippet_sha256,
+                "base_settings": dict(base.settings),
+                "notes": list(plan.notes + policy.notes),
+                "matched": dict(plan.matched),
+                "changed_ops": plan.changed,
+                "deltas": dict(deltas),
+                "new_hazards": [h.to_dict() for h in hazards],
+                "policy_code": policy.code,
+                "save_list": list(policy.save_list) if policy.save_list else None,
+            },
+        )
+        graph_diff = diff([base, analysis], labels=["original", "what-if"])
     return WhatIfResult(analysis=analysis, base=base, diff=graph_diff, deltas=deltas,
-                        new_hazards=new_hazards(base, analysis), plan=plan, policy=policy)
+                        new_hazards=hazards, plan=plan, policy=policy)
 
 
 def whatif(snippet_or_analysis: str | os.PathLike[str] | Analysis | Mapping[str, Any],
