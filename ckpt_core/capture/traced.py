@@ -86,8 +86,9 @@ class Traced:
             summary=total_summary(regions, len(self.result.graph_breaks)),
             timings_s={k: round(v, 6) for k, v in timings.items()},
         )
-        knapsack = self.result.knapsack if budget == self.settings.memory_budget else ()
-        return with_found_hazards(with_cost(analysis, self.settings, knapsack))
+        same_plan = tags is None and budget == self.settings.memory_budget
+        knapsack = self.result.knapsack if same_plan else ()
+        return with_found_hazards(with_cost(analysis, settings, knapsack))
 
 
 @contextlib.contextmanager

@@ -110,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
           f"({_signed(d['saved_activation_bytes'], fmt_bytes)})")
     print(f"  peak memory        {_signed(d['peak_bytes'], fmt_bytes)}")
     print(f"  recompute          {_signed(d['recompute_flops'], fmt_flops)}, "
-          f"{d['recomputed_count']:+d} recomputed op(s)")
+          f"{int(d['recomputed_count']):+d} recomputed op(s), estimated "
+          f"{d['recompute_time_s'] * 1e3:+.3f} ms ({result.analysis.summary.get('cost_profile')})")
     for note in result.notes:
         print(f"  note: {note}")
     for h in result.new_hazards:
@@ -129,5 +130,5 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _signed(value: int, fmt: Any) -> str:
+def _signed(value: float, fmt: Any) -> str:
     return ("+" if value > 0 else "-" if value < 0 else "±") + str(fmt(abs(value)))

@@ -26,7 +26,7 @@ from ..diff import GraphDiff, diff
 from ..errors import OverrideError
 from ..ir import Analysis, Hazard
 from ..memory.summary import with_memory
-from ..settings import Settings
+from ..settings import BAN_RECOMPUTE_FLAGS, Settings
 from .export import PolicyCode, export_policy, write_snippet
 from .hazards import new_hazards, plan_hazards
 from .overrides import (
@@ -58,14 +58,18 @@ __all__ = [
     "parse_override",
     "resolve",
     "whatif",
+    "whatif_job",
     "whatif_traced",
     "write_snippet",
 ]
 
-#: Settings a what-if cannot change: they shape the trace itself.
-TRACE_SETTINGS = ("decompositions", "device", "fullgraph")
+#: Settings a what-if may change: the partitioner's (and the cost profile, read afterwards);
+#: every other setting shapes the trace itself.
+PARTITIONER_SETTINGS = ("partitioner", "memory_budget", "budget_solver", *BAN_RECOMPUTE_FLAGS)
+REPARTITION_SETTINGS = (*PARTITIONER_SETTINGS, "cost_profile")
 #: The figures `WhatIfResult.deltas` compares.
-DELTA_FIELDS = ("saved_activation_bytes", "recompute_flops", "saved_count", "recomputed_count")
+DELTA_FIELDS = ("saved_activation_bytes", "recompute_flops", "recompute_bytes_moved",
+                "saved_count", "recomputed_count")
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class WhatIfResult:
     analysis: Analysis
     base: Analysis
     diff: GraphDiff
-    deltas: dict[str, int]
+    deltas: dict[str, float]
     new_hazards: tuple[Hazard, ...]
     plan: TagPlan
     policy: PolicyCode
@@ -127,8 +131,8 @@ def normalize_overrides(overrides: Iterable[Override | Mapping[str, Any] | tuple
 
 def check_same_trace(base: Settings, settings: Settings) -> None:
     """A what-if only re-partitions: settings that shape the trace must stay the base's."""
-    for name in TRACE_SETTINGS:
-        if getattr(base, name) != getattr(settings, name):
+    for name in (f.name for f in dataclasses.fields(Settings)):
+        if name not in REPARTITION_SETTINGS and getattr(base, name) != getattr(settings, name):
             raise OverrideError(
                 f"settings.{name}: a what-if re-runs only the partitioner on the base's trace, "
                 f"so {name} stays {getattr(base, name)!r} (asked: {getattr(settings, name)!r}); "
@@ -163,8 +167,12 @@ def whatif_traced(t: Traced, base: Analysis, overrides: Sequence[Override],
         analysis = analysis.with_hazards(*plan_hazards(analysis))
         policy = export_policy(analysis, base, plan)
         base = base if "memory" in base.extras else with_memory(base)
-        deltas = {f: int(analysis.summary.get(f, 0)) - int(base.summary.get(f, 0))
-                  for f in DELTA_FIELDS}
+        deltas: dict[str, float] = {
+            f: int(analysis.summary.get(f) or 0) - int(base.summary.get(f) or 0)
+            for f in DELTA_FIELDS}
+        # the cost model's estimate, on the plan's device profile
+        deltas["recompute_time_s"] = (float(analysis.summary.get("recompute_time_s") or 0.0)
+                                      - float(base.summary.get("recompute_time_s") or 0.0))
         deltas["peak_bytes"] = (int(analysis.extras["memory"]["peak_bytes"])
                                 - int(base.extras["memory"]["peak_bytes"]))
         hazards = new_hazards(base, analysis)
@@ -191,10 +199,12 @@ def whatif_traced(t: Traced, base: Analysis, overrides: Sequence[Override],
 
 def whatif(snippet_or_analysis: str | os.PathLike[str] | Analysis | Mapping[str, Any],
            overrides: Iterable[Override | Mapping[str, Any] | tuple[str, str]],
-           settings: Settings | None = None, *, name: str | None = None) -> WhatIfResult:
+           settings: Settings | None = None, *, name: str | None = None,
+           base_settings: Settings | None = None) -> WhatIfResult:
     """Apply `overrides` to a snippet (a path or its text) or to an analysis of one, and
-    re-partition under `settings` (default: the base's; for a snippet, plain torch.compile's
-    partitioner settings with `settings`' trace settings). Needs torch: it traces once."""
+    re-partition under `settings` (default: the base's). For a snippet, the original is
+    analysed under `base_settings` (default: `settings` with plain torch.compile's partitioner
+    settings). Needs torch: it traces once."""
     from ..capture.traced import traced
 
     given = normalize_overrides(overrides)
@@ -208,11 +218,22 @@ def whatif(snippet_or_analysis: str | os.PathLike[str] | Analysis | Mapping[str,
         resolve(given_base, given)  # a bad override fails before the trace
     else:
         base = None
-        s = settings or Settings()
-        base_settings = Settings(decompositions=s.decompositions, device=s.device,
-                                 fullgraph=s.fullgraph)
+        # the original: the snippet as plain torch.compile partitions it, traced alike
+        defaults = Settings()
+        base_settings = base_settings or (settings or defaults).replace(
+            **{key: getattr(defaults, key) for key in PARTITIONER_SETTINGS})
         source = snippet_or_analysis
     settings = settings or base_settings
     check_same_trace(base_settings, settings)
     with traced(source, base_settings, name=name) as t:
         return whatif_traced(t, base or t.analysis(), given, settings)
+
+
+def whatif_job(path: str | os.PathLike[str], settings: Settings, name: str,
+               options: Mapping[str, Any]) -> dict[str, Any]:
+    """A worker's what-if job (`options["whatif"]`: `base_settings`, `overrides`): the plan's
+    analysis document, traced from the snippet file at `path`."""
+    spec = options.get("whatif") or {}
+    result = whatif(os.fspath(path), overrides_from_list(spec.get("overrides") or []), settings,
+                    name=name, base_settings=Settings.from_dict(spec.get("base_settings")))
+    return result.analysis.to_dict()

@@ -16,6 +16,7 @@ from typing import Any
 
 from ckpt_core import CkptError, Settings, analyze_source
 from ckpt_core.memory.summary import with_memory
+from ckpt_core.policy import whatif_job
 from ckpt_core.sweep import sweep
 
 
@@ -35,6 +36,12 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 path.write_text(spec["source"], encoding="utf-8")  # a path: never taken as text
                 result = sweep(path, [float(b) for b in budgets], settings, name=name)
             return {"result": {"analyses": [p.analysis.to_dict() for p in result.points]}}
+        if (spec.get("options") or {}).get("whatif") is not None:  # a what-if: one trace
+            _stage("partitioning", "re-partitioning with the what-if's checkpoint tags")
+            with tempfile.TemporaryDirectory(prefix="ckpt-whatif-") as tmp:
+                path = Path(tmp) / (Path(name).name or "snippet.py")
+                path.write_text(spec["source"], encoding="utf-8")
+                return {"result": whatif_job(path, settings, name, spec["options"])}
         analysis = analyze_source(spec["source"], settings, name=name, on_stage=_stage)
         _stage("analysing", "classifying saved and recomputed values")
         return {"result": with_memory(analysis).to_dict()}

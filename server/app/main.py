@@ -16,7 +16,7 @@ from . import errors
 from .backend import make_backend
 from .fastpath import FastPathMiddleware
 from .limits import LimitsMiddleware, RateLimiter
-from .routes import analyses, diffs, examples, graphs, health, memory, pages, sweeps
+from .routes import analyses, diffs, examples, graphs, health, memory, pages, sweeps, whatifs
 from .security import SecurityMiddleware
 from .service import AnalysisService
 from .settings import ServerSettings
@@ -57,7 +57,7 @@ def create_app(settings: ServerSettings | None = None,
     app.state.settings = config
     app.state.rate_limiter = RateLimiter(config.submissions_per_minute)
     errors.install(app)
-    for module in (analyses, graphs, memory, sweeps, diffs, examples, health, pages):
+    for module in (analyses, whatifs, graphs, memory, sweeps, diffs, examples, health, pages):
         app.include_router(module.router)
     app.add_middleware(FastPathMiddleware)
     app.add_middleware(LimitsMiddleware, max_body_bytes=config.max_request_bytes,

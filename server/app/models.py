@@ -46,6 +46,46 @@ class SubmissionResponse(BaseModel):
     cached: bool
 
 
+OverrideAction = Literal["MUST_SAVE", "PREFER_SAVE", "MUST_RECOMPUTE", "PREFER_RECOMPUTE",
+                         "NO_CHECKPOINT"]
+
+
+class OverrideBody(BaseModel):
+    """One what-if change: the ops `selector` picks, set to `action`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selector: str = Field(max_length=300, description=(
+        "node:NAME (a joint-graph node), op:OP (e.g. op:aten.addmm.default, op:aten.mm.*), "
+        "module:PATH (globs, e.g. module:blocks.*.mlp) or region:N (a checkpoint region)"))
+    action: OverrideAction = Field(description=(
+        "the CheckpointPolicy tag to set, or NO_CHECKPOINT to remove the checkpoint"))
+
+
+class WhatIfRequest(BaseModel):
+    """Overrides applied in order (a later one wins on the ops both select), and partitioner
+    settings to change beside them (memory_budget, partitioner, budget_solver, ban_recompute_*,
+    cost_profile; the others shape the trace and stay the analysis' own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overrides: list[OverrideBody] = Field(min_length=1, max_length=64)
+    settings: dict[str, Any] = Field(default_factory=dict, description=(
+        "settings to change, e.g. {\"memory_budget\": 0.5}"))
+
+
+class WhatIfResponse(SubmissionResponse):
+    """Where to follow the what-if (a new analysis with its own share link), the analysis it
+    changes (`base_id`), the diff against it, how many op tags change and what had to be
+    adjusted to what a real policy can express (`notes`)."""
+
+    base_id: str
+    diff_url: str
+    compare_url: str
+    changed_ops: int
+    notes: list[str]
+
+
 class ErrorBody(BaseModel):
     """Every error response: a stable `code`, a `message` naming the field or problem, and the
     snippet `line` where there is one (`type` is the core error class, for failed analyses)."""

@@ -6,6 +6,7 @@ Each job lives in its own module; this one only wires them and starts/stops the 
   (each with a `Delivery`: its own job, or a sweep's parts);
 - `sweeps.Sweeps`: a budget sweep's life (submit, deliver, assemble, resume);
 - `reading.Reader`: share id → job → document, from memory when possible;
+- `whatifs.WhatIfs`: a policy what-if on a stored analysis, as a new analysis job;
 - `owners.OwnerActions`: delete a link, regenerate it;
 - `caches.ViewCache`: everything kept in memory, with named methods.
 """
@@ -25,6 +26,7 @@ from .settings import ServerSettings, torch_version
 from .submission import Submission, Submissions, job_spec
 from .sweeps import Sweeps
 from .watching import JobWatcher, OwnJob
+from .whatifs import WhatIfs, WhatIfSubmission
 
 __all__ = ["AnalysisService", "Submission"]
 
@@ -43,6 +45,7 @@ class AnalysisService:
         self.submissions = Submissions(settings, store, self.watcher, self.torch_version)
         self.reader = Reader(store, self.watcher, self.cache)
         self.sweeps = Sweeps(store, self.submissions, self.watcher, self.reader)
+        self.whatifs = WhatIfs(self.submissions, self.reader)
         self.owners = OwnerActions(store, backend, self.watcher, self.cache, self.reader)
 
     def start(self) -> None:
@@ -62,6 +65,10 @@ class AnalysisService:
 
     def submit(self, source: str, settings_in: dict[str, Any] | None, name: str) -> Submission:
         return self.submissions.submit(source, settings_in, name)
+
+    def whatif(self, base_id: str, overrides: list[dict[str, Any]],
+               settings_in: dict[str, Any] | None) -> WhatIfSubmission:
+        return self.whatifs.submit(base_id, overrides, settings_in)
 
     def sync(self, job_id: str) -> None:
         self.watcher.sync(job_id)

@@ -55,6 +55,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     budgets = (job.get("options") or {}).get("sweep_budgets")
     if budgets is not None:
         return run_sweep(path, settings, name, [float(b) for b in budgets])
+    if (job.get("options") or {}).get("whatif") is not None:
+        from ckpt_core.policy import whatif_job
+
+        send("event", stage="tracing", message="running the snippet and tracing the model once")
+        send("event", stage="partitioning",
+             message="re-partitioning the joint graph with the what-if's checkpoint tags")
+        return whatif_job(Path(path), settings, name, job["options"])
     send("event", stage="tracing", message="running the snippet and tracing the model")
     start = time.perf_counter()
     snippet = load_snippet(source, path, device, settings.execution)
