@@ -28,7 +28,6 @@ from ..ir import Analysis, Hazard
 from ..memory.summary import with_memory
 from ..settings import BAN_RECOMPUTE_FLAGS, Settings
 from .export import PolicyCode, export_policy, write_snippet
-from .hazards import new_hazards, plan_hazards
 from .overrides import (
     ACTIONS,
     SELECTOR_KINDS,
@@ -152,6 +151,16 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def new_hazards(base: Analysis, plan: Analysis) -> tuple[Hazard, ...]:
+    """The plan's hazards (`ckpt_core.hazards`) that the base does not have: another kind, or
+    the same kind on other nodes."""
+    def key(h: Hazard) -> tuple[str, frozenset[tuple[int, str, str]]]:
+        return h.kind, frozenset((n.region, n.graph, n.name) for n in h.nodes)
+
+    known = {key(h) for h in base.hazards}
+    return tuple(h for h in plan.hazards if key(h) not in known)
+
+
 def whatif_traced(t: Traced, base: Analysis, overrides: Sequence[Override],
                   settings: Settings | None = None) -> WhatIfResult:
     """The what-if of `overrides` on `base`, re-partitioning the trace `t` of its snippet."""
@@ -164,7 +173,6 @@ def whatif_traced(t: Traced, base: Analysis, overrides: Sequence[Override],
     analysis = t.analysis(settings.memory_budget, settings=settings, tags=tags)
     with _collector_paused():
         analysis = with_memory(analysis)
-        analysis = analysis.with_hazards(*plan_hazards(analysis))
         policy = export_policy(analysis, base, plan)
         base = base if "memory" in base.extras else with_memory(base)
         deltas: dict[str, float] = {
