@@ -198,6 +198,7 @@ def whatif_traced(t: Traced, base: Analysis, overrides: Sequence[Override],
                 "new_hazards": [h.to_dict() for h in hazards],
                 "policy_code": policy.code,
                 "save_list": list(policy.save_list) if policy.save_list else None,
+                "snippet": write_snippet(base.snippet_source, policy.code, plan.overrides),
             },
         )
         graph_diff = diff([base, analysis], labels=["original", "what-if"])
