@@ -64,6 +64,7 @@ class NodeJSON(TypedDict):
     seq_nr: int | None
     partitioner_reasons: list[str]
     why: str | None
+    policy_op: str | None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,16 @@ class JobOptions(TypedDict, total=False):
     carried: list[list[str | float]]
     #: a shorter time limit than the worker's
     timeout_s: float
+    #: a policy what-if (`ckpt_core.policy.whatif_job`): the original's settings and the
+    #: overrides (`{"selector", "action"}`) applied on its trace
+    whatif: WhatIfOptions
+
+
+class WhatIfOptions(TypedDict):
+    """What a what-if job changes: see `JobOptions.whatif`."""
+
+    base_settings: dict[str, Any]
+    overrides: list[dict[str, str]]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ckpt_core import Analysis, Settings
 from ckpt_core.policy import check_same_trace, overrides_from_list, resolve
+from server.jobs import JobOptions
 
 from .errors import ApiError
 from .reading import Reader
@@ -49,8 +50,8 @@ class WhatIfs:
         base_settings = Settings.from_dict(base_job.settings)
         settings = Settings.from_dict({**base_job.settings, **(settings_in or {})})
         check_same_trace(base_settings, settings)
-        sub = self.submissions.submit(
-            base_job.source, settings.to_dict(), base_job.snippet_name,
-            options={"whatif": {"base_settings": base_settings.to_dict(),
-                                "overrides": [o.to_dict() for o in overrides]}})
+        options: JobOptions = {"whatif": {"base_settings": base_settings.to_dict(),
+                                          "overrides": [o.to_dict() for o in overrides]}}
+        sub = self.submissions.submit(base_job.source, settings.to_dict(),
+                                      base_job.snippet_name, options=options)
         return WhatIfSubmission(sub, base_id, plan.changed, plan.notes)
