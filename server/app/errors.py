@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from html import escape
 from typing import Any, NotRequired, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ckpt_core.errors import (
@@ -24,6 +26,8 @@ from ckpt_core.errors import (
     SettingsError,
     SnippetError,
 )
+from server.diskspace import MESSAGE as DISK_FULL
+from server.diskspace import is_disk_full
 
 log = logging.getLogger("ckpt.server")
 
@@ -149,6 +153,19 @@ def install(app: FastAPI) -> None:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
         return ErrorResponse(error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
                             status_code=exc.status_code, headers=exc.headers)
+
+    async def _storage(_: Request, exc: Exception) -> JSONResponse:
+        """Storage failures (files, SQLite, the database): a full disk is a 507 saying so."""
+        if is_disk_full(exc):
+            log.error("disk full while serving a request: %s", exc)
+            return ErrorResponse(error_body("disk_full", DISK_FULL), status_code=507,
+                                 headers={"Retry-After": "60"})
+        log.exception("storage error", exc_info=exc)
+        return ErrorResponse(error_body("internal_error", "the server failed; this is a bug"),
+                             status_code=500)
+
+    for storage_error in (OSError, sqlite3.Error, SQLAlchemyError):
+        app.add_exception_handler(storage_error, _storage)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+from server.diskspace import is_disk_full
 from server.store import FINAL_STATUSES, JobRecord, Store
 
 from .caches import ViewCache, settle_heap
@@ -22,6 +24,9 @@ def _named(raw: bytes, snippet_name: str) -> bytes:
         return raw
     doc["snippet_name"] = snippet_name
     return json.dumps(doc, separators=(",", ":")).encode("utf-8")
+
+
+log = logging.getLogger("ckpt.server")
 
 
 class Reader:
@@ -52,7 +57,14 @@ class Reader:
             return cached
         job = self.lookup(share_id, what)[1]
         if job.status not in FINAL_STATUSES:
-            self.watcher.sync(job.id)
+            try:
+                self.watcher.sync(job.id)
+            except Exception as e:
+                if not is_disk_full(e):
+                    raise
+                # the store cannot take the job's progress now: show what it holds, which is
+                # true if behind (the backend keeps the events until they can be copied)
+                log.warning("disk full: job %s is shown as last stored", job.id)
             job = self.lookup(share_id, what)[1]  # re-read as this link's submitter sees it
         if job.status in FINAL_STATUSES:
             self.cache.put_finished_job(share_id, job)

@@ -36,6 +36,8 @@ class ServerSettings:
     - `queue_retention_s`: finished jobs' records in the queue database that the server never
       collected are removed after this long (`CKPT_QUEUE_RETENTION_S`, default 3600); those
       it collected are removed at once, and a deleted analysis' at its deletion.
+    - `min_free_bytes`: with less free space under `data_dir`, `/readyz` says unavailable and
+      submissions are refused with 507 (`CKPT_MIN_FREE_MB`, default 64).
     - `allowed_hosts`: names this server answers to besides `localhost` and IP addresses
       (`CKPT_ALLOWED_HOSTS`, comma-separated; `*.example.com` for subdomains, `*` for any):
       a request addressed to another name is refused (400), against DNS rebinding.
@@ -64,6 +66,7 @@ class ServerSettings:
     job_poll_s: float = 0.2
     queue_deadline_s: float = 900.0
     queue_retention_s: float = 3600.0
+    min_free_bytes: int = 64 << 20
 
     def resolved(self) -> ServerSettings:
         """Fill URLs that default to paths under `data_dir`."""
@@ -95,6 +98,7 @@ class ServerSettings:
                                       e.get("CKPT_ALLOWED_ORIGINS", "").split(",") if o.strip()),
             queue_deadline_s=float(e.get("CKPT_QUEUE_DEADLINE_S", "900")),
             queue_retention_s=float(e.get("CKPT_QUEUE_RETENTION_S", "3600")),
+            min_free_bytes=int(float(e.get("CKPT_MIN_FREE_MB", "64")) * (1 << 20)),
             allowed_hosts=frozenset(h.strip().lower() for h in
                                     e.get("CKPT_ALLOWED_HOSTS", "").split(",") if h.strip()),
         )

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from ckpt_core import Settings
 from ckpt_core.source import check_source
+from server.diskspace import MESSAGE as DISK_FULL
+from server.diskspace import free_bytes, is_disk_full
 from server.jobs import JobOptions, JobSpec, ServesQueues
 from server.store import JobKind, JobRecord, Store
 
 from .errors import ApiError
 from .settings import ServerSettings
-from .watching import JobWatcher, OwnJob
+from .watching import JobWatcher, OwnJob, sandbox_error
+
+log = logging.getLogger("ckpt.server")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,23 @@ class Submissions:
         self.settings, self.store, self.watcher = settings, store, watcher
         self.torch_version = torch_version
         self._lock = threading.Lock()
+
+    def _unqueued(self, job: JobRecord, cause: Exception) -> None:
+        why = "the disk is full" if is_disk_full(cause) else type(cause).__name__
+        try:
+            self.store.finish_job(job.id, result=None, error=sandbox_error(
+                f"the job could not be queued ({why}); submit it again"))
+        except Exception:
+            log.exception("could not record that job %s was not queued", job.id)
+
+    def check_space(self) -> None:
+        """Refuse (507) new work while the data directory's disk is (nearly) full: the job,
+        its events and its document could not be stored."""
+        space = free_bytes(self.settings.data_dir)
+        if space is not None and space[0] < self.settings.min_free_bytes:
+            raise ApiError(507, "disk_full", f"{DISK_FULL} (under "
+                           f"{self.settings.min_free_bytes >> 20} MiB free)",
+                           headers={"Retry-After": "60"})
 
     def check_served(self, device: str) -> None:
         """Refuse (503) a job that no consumer serves: it would wait in its queue forever."""
@@ -112,5 +134,10 @@ class Submissions:
                     torch_version=self.torch_version)
             share_id, token = self.store.create_link(job.id, name) if link else ("", "")
         if not cached and kind == "analysis" and queue:
-            self.watcher.submit(job_spec(job), OwnJob(job.id))
+            try:
+                self.watcher.submit(job_spec(job), OwnJob(job.id))
+            except Exception as e:
+                # never leave a stored job "queued" that no queue holds: it would wait forever
+                self._unqueued(job, e)
+                raise
         return Submission(share_id, token, job, cached)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 
 from server.lru import LRU
@@ -22,6 +23,9 @@ __all__ = [
     "render_svg",
     "to_dot",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 class LayoutCache:
@@ -53,7 +57,10 @@ class LayoutCache:
             if stored is None:
                 stored = render_svg(level)
                 if self.blobs:
-                    self.blobs.put(f"layouts/{key}.svg.gz", stored)
+                    try:
+                        self.blobs.put(f"layouts/{key}.svg.gz", stored)
+                    except OSError as e:  # e.g. a full disk: serve it, keep it in memory only
+                        log.warning("could not store a layout: %s", e)
             self._memory.put(key, stored)
         with self._lock:
             self._key_locks.pop(key, None)

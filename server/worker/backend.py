@@ -181,6 +181,11 @@ class WorkerBackend:
         beat = self.state.last_heartbeat(job_id)
         if beat is None or time.time() - beat <= self.stale_after_s:
             return
+        free = self.queues.disk_free_bytes()
+        if free is not None and free < LOW_DISK_BYTES:
+            # its worker cannot write heartbeats to a full disk: it is not dead; it finishes
+            # the job once it can write again (or its sandbox's own timeout stops it)
+            return
         err = SandboxError(f"the worker running this job ({owner}) stopped responding "
                            f"(no heartbeat for {time.time() - beat:.0f} s); the job failed")
         self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
@@ -222,6 +227,8 @@ OUTCOMES_KEPT = 2
 LOST_CHECK_INTERVAL_S = 5.0
 #: the claim a lost job gets, so that a worker that still finds it skips it
 LOST_CLAIM = "lost-before-claim"
+#: below this much free space where the job state lives, a silent worker is not presumed dead
+LOW_DISK_BYTES = 4 << 20
 #: the claim of a job that waited past the queue deadline: a worker that dequeues it skips it
 EXPIRED_CLAIM = "expired-in-queue"
 

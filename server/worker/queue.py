@@ -23,6 +23,7 @@ from huey.registry import Message
 from huey.serializer import Serializer
 from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 
+from ..diskspace import free_bytes
 from ..jobs import JobSpec
 from .runner import JobRunner
 from .state import JobState
@@ -136,6 +137,13 @@ class Queues:
             if isinstance(huey.storage, SecureSqliteStorage):
                 huey.storage.drop_task(job_id)
 
+    def disk_free_bytes(self) -> int | None:
+        """Free bytes where the SQLite queue lives (None for Redis)."""
+        if not isinstance(self.state_storage, SecureSqliteStorage):
+            return None
+        found = free_bytes(Path(self.state_storage.filename))
+        return None if found is None else found[0]
+
     def checkpoint(self) -> None:
         """Empty SQLite's write-ahead log after a removal (nothing to do for Redis)."""
         if isinstance(self.state_storage, SecureSqliteStorage):
@@ -208,7 +216,10 @@ class Consumer:
             if task.name != TASK_NAME or not task.args:
                 log.error("%s: dropped unexpected task %s", self.name, task.name)
                 continue
-            runner.execute(dict(task.args[0]))
+            try:
+                runner.execute(dict(task.args[0]))
+            except Exception:  # e.g. the job state's disk is full: keep consuming
+                log.exception("%s: a job could not be run or recorded", self.name)
 
     def stop(self) -> None:
         self._stop.set()

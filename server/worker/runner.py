@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -12,6 +13,7 @@ from typing import Any
 from ckpt_core import validate_analysis
 from ckpt_core.errors import AnalysisError, CkptError, ErrorDoc, SandboxError
 
+from ..diskspace import is_disk_full
 from .pool import SandboxPool
 from .process import Cancelled, ResultTooLarge
 from .state import JobState
@@ -19,6 +21,8 @@ from .state import JobState
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 1.0
+#: how often a finished job retries storing its result on a full disk
+DISK_FULL_RETRY_S = 2.0
 
 
 def cancelled_error() -> ErrorDoc:
@@ -87,8 +91,11 @@ class JobRunner:
 
         def tick() -> None:
             if time.monotonic() - last_beat[0] >= HEARTBEAT_S:
-                state.heartbeat(job_id)
                 last_beat[0] = time.monotonic()
+                try:
+                    state.heartbeat(job_id)
+                except Exception:  # a full disk must not kill a job that runs fine
+                    log.warning("job %s: heartbeat not recorded", job_id, exc_info=True)
 
         reported: set[str] = set()
 
@@ -123,7 +130,22 @@ class JobRunner:
             raise SandboxError("the sandbox returned neither a result nor an error")
         check_result(result, None if budgets is None else [float(b) for b in budgets])
         state.append_event(job_id, "storing", "storing the analysis")
-        state.finish(job_id, "done", result=result, message="done")
+        self._finish_when_stored(job_id, result)
+
+    def _finish_when_stored(self, job_id: str, result: dict[str, Any]) -> None:
+        """Record the result, waiting while the disk is full (the job stays "storing", with
+        heartbeats whenever they can be written) rather than lose a finished analysis."""
+        while True:
+            try:
+                self.state.finish(job_id, "done", result=result, message="done")
+                return
+            except Exception as e:
+                if not is_disk_full(e) or self._stopping:
+                    raise
+                log.warning("job %s: disk full, retrying to store its result", job_id)
+            time.sleep(DISK_FULL_RETRY_S)
+            with contextlib.suppress(Exception):
+                self.state.heartbeat(job_id)
 
 
 def check_result(result: dict[str, Any], budgets: list[float] | None) -> None:

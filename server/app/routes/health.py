@@ -8,10 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from server.diskspace import free_bytes
 from server.jobs import ServesQueues
 
 from ..deps import Service
 from ..models import Health
+from ..settings import ServerSettings
 
 router = APIRouter(tags=["health"])
 
@@ -45,6 +47,15 @@ def readyz(request: Request, service: Service) -> JSONResponse:
     except SQLAlchemyError as e:
         checks["database"] = f"unavailable: {type(e).__name__}"
     checks["graphviz"] = "ok" if shutil.which("dot") else "missing: install graphviz"
-    ok = checks["database"] == "ok" and checks["graphviz"] == "ok"
+    config: ServerSettings = request.app.state.settings
+    space = free_bytes(config.data_dir)
+    disk_ok = True
+    if space is not None:
+        free, total = space
+        disk_ok = free >= config.min_free_bytes
+        checks["disk"] = (f"{free / 2**30:.2f} GiB free of {total / 2**30:.2f} GiB"
+                          + ("" if disk_ok else f"; full: under {config.min_free_bytes >> 20} "
+                             "MiB free, new analyses are refused (507)"))
+    ok = checks["database"] == "ok" and checks["graphviz"] == "ok" and disk_ok
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
                         status_code=200 if ok else 503)
