@@ -61,6 +61,9 @@ def run_job(backend: WorkerBackend, source: str, *, timeout: float = 120.0,
     job_id = uuid.uuid4().hex
     backend.submit(JobSpec(job_id, source, {}, options=options))
     wait_for(lambda: backend.outcome(job_id) is not None, timeout, f"job {job_id}")
+    # the final event follows the outcome by a few milliseconds
+    wait_for(lambda: backend.events(job_id)[-1].stage in ("done", "failed", "cancelled"), 10,
+             f"the final event of job {job_id}")
     outcome = backend.outcome(job_id)
     assert outcome is not None
     return outcome
