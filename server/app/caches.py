@@ -11,7 +11,6 @@ Deleting a job or a link forgets everything derived from it (`forget_job`, `forg
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +20,6 @@ from server.lru import LRU
 from server.store import JobRecord
 
 from .encoding import Body
-
-
-def settle_heap() -> None:
-    """Exempt what is alive now (a parsed document is ~10⁵ objects, acyclic) from the cyclic
-    garbage collector's full passes, which otherwise stall every request for tens of ms."""
-    gc.collect()
-    gc.freeze()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 from server.diskspace import is_disk_full
 from server.store import FINAL_STATUSES, JobRecord, Store
 
-from .caches import ViewCache, settle_heap
+from .caches import ViewCache
 from .errors import ApiError, not_found
 from .watching import JobWatcher
 
@@ -88,5 +88,4 @@ class Reader:
         if doc is None:
             doc = self.cache.put_document(job.id, job.snippet_name,
                                           json.loads(self.document_bytes(job)))
-            settle_heap()
         return dict(doc)
