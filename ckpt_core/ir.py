@@ -330,18 +330,60 @@ class Region:
 
 @dataclass(frozen=True)
 class GraphBreak:
-    """A graph break dynamo reported: its explanation as torch wrote it, and the snippet line."""
+    """A graph break dynamo reported.
+
+    - `reason`: dynamo's whole explanation, as torch wrote it;
+    - `line` / `code`: the snippet line that led there (the innermost snippet frame);
+    - `location_file` / `location_line`: where dynamo broke the graph, library code included
+      (a path under site-packages is given relative to it); JSON: `location: {file, line}`;
+    - `explanation` / `hint`: dynamo's own `Explanation:` and `Hint:` lines.
+    """
 
     reason: str
     line: int | None = None
     code: str | None = None
+    location_file: str | None = None
+    location_line: int | None = None
+    explanation: str | None = None
+    hint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"reason": self.reason, "line": self.line, "code": self.code}
+        location = ({"file": self.location_file, "line": self.location_line}
+                    if self.location_file else None)
+        return {"reason": self.reason, "line": self.line, "code": self.code,
+                "location": location, "explanation": self.explanation, "hint": self.hint}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GraphBreak:
-        return cls(reason=d["reason"], line=d.get("line"), code=d.get("code"))
+        location = d.get("location") or {}
+        return cls(reason=d["reason"], line=d.get("line"), code=d.get("code"),
+                   location_file=location.get("file"), location_line=location.get("line"),
+                   explanation=d.get("explanation"), hint=d.get("hint"))
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A value one compiled region hands to a later one (a graph break between them).
+
+    `producer` is the earlier region's forward node returning it (a user output), `consumer`
+    the later region's forward placeholder receiving it: the same storage, found by tensor
+    identity at run time. `bytes` is the consumer's size. When the later region saves the
+    consumer for backward, the value is an activation of the program, kept from the earlier
+    region's forward until the later region's backward.
+    """
+
+    producer: NodeRef
+    consumer: NodeRef
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"producer": self.producer.to_dict(), "consumer": self.consumer.to_dict(),
+                "bytes": self.bytes}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Handover:
+        return cls(producer=NodeRef.from_dict(d["producer"]),
+                   consumer=NodeRef.from_dict(d["consumer"]), bytes=int(d["bytes"]))
 
 
 HazardKind = Literal[
@@ -426,7 +468,9 @@ class Analysis:
     Carries everything needed to reproduce it (`settings`, `torch_version`, `device`,
     `snippet_sha256`) so a shared result stays meaningful. `summary` totals the regions'
     summaries; `timings_s` gives seconds per stage. `hazards` lists what a user must know before
-    acting on the plan (see `Hazard`). The cost model adds `summary.recompute_time_s`,
+    acting on the plan (see `Hazard`); `handovers` the values regions hand to later regions
+    (see `Handover`), so `summary` counts a value kept across a graph break once, as the
+    program's activation. The cost model adds `summary.recompute_time_s`,
     `forward_time_s`, `recompute_time_fraction`, `recompute_bytes_moved`, `cost_profile` and
     the `cost` key (`ckpt_core.cost.cost_summary`).
     """
@@ -444,6 +488,7 @@ class Analysis:
     timings_s: dict[str, float]
     schema_version: int = SCHEMA_VERSION
     hazards: tuple[Hazard, ...] = ()
+    handovers: tuple[Handover, ...] = ()
     extras: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -461,6 +506,7 @@ class Analysis:
             "summary": self.summary,
             "timings_s": dict(self.timings_s),
             "hazards": [h.to_dict() for h in self.hazards],
+            "handovers": [h.to_dict() for h in self.handovers],
         }
         out.update(self.extras)
         return out
@@ -482,6 +528,7 @@ class Analysis:
             summary=dict(d["summary"]),
             timings_s=dict(d["timings_s"]),
             hazards=tuple(Hazard.from_dict(h) for h in d.get("hazards", ())),
+            handovers=tuple(Handover.from_dict(h) for h in d.get("handovers", ())),
             extras={k: v for k, v in d.items() if k not in known},
         )
 

@@ -28,9 +28,18 @@ def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
     ]
     out.extend(cost_lines(doc))
     out.extend(hazard_lines(doc))
+    if s.get("handover_saved_bytes"):
+        out.append(f"  of which {fmt_bytes(s['handover_saved_bytes'])} handed from one region "
+                   "to a later one that keeps it for backward (see the saved ledger)")
     for brk in doc["graph_breaks"]:
         where = f"line {brk['line']}: {brk['code']}" if brk.get("line") else "unknown line"
-        out.append(f"  graph break at {where} — {graph_break_headline(brk['reason'])}")
+        what = brk.get("explanation") or graph_break_headline(brk["reason"])
+        out.append(f"  graph break at {where} — {what}")
+        loc = brk.get("location")
+        if loc and (loc.get("file"), loc.get("line")) != (doc.get("snippet_name"), brk.get("line")):
+            out.append(f"    dynamo broke the graph in {loc['file']}:{loc.get('line')}")
+        if brk.get("hint"):
+            out.append(f"    hint: {brk['hint']}")
     for region in doc["regions"]:
         out.append("")
         out.extend(_region_lines(region, top))

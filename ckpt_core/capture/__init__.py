@@ -17,6 +17,7 @@ from ..classify import classify, renumber_ac_regions, total_summary
 from ..errors import SettingsError
 from ..hazards import with_found_hazards
 from ..ir import Analysis
+from ..program import with_program_summary
 from ..settings import Settings
 from ..source import snippet_sha256
 from .costing import with_cost
@@ -49,9 +50,11 @@ def analyze_loaded(
         regions=regions,
         graph_breaks=tuple(result.graph_breaks),
         summary=total_summary(regions, len(result.graph_breaks)),
+        handovers=tuple(result.handovers),
         timings_s={k: round(v, 6) for k, v in timings.items()},
     )
-    return with_found_hazards(with_cost(analysis, settings, result.knapsack))
+    analysis = with_cost(with_program_summary(analysis), settings, result.knapsack)
+    return with_found_hazards(analysis)
 
 
 def analyze_source(source: str, settings: Settings | None = None, *,

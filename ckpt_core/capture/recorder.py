@@ -28,6 +28,7 @@ from ..ir import Graph
 from ..settings import Settings
 from . import meta
 from .convert import SourceLines, convert_graph
+from .handover import CallLog
 from .knapsack import record_knapsack
 from .reasons import record_min_cut_reasons
 
@@ -55,6 +56,7 @@ class Recorder:
         self.regions: list[RecordedRegion] = []
         self._current: RecordedRegion | None = None
         self._dynamo_params: list[str | None] = []
+        self.call_log = CallLog()
 
     # -- the backend -----------------------------------------------------------------------
     def backend(self, gm: fx.GraphModule, example_inputs: Sequence[Any]) -> Callable[..., Any]:
@@ -67,7 +69,7 @@ class Recorder:
             compiled = self._inductor_backend(gm, example_inputs)
         else:
             compiled = self._aot_backend(gm, example_inputs)
-        return compiled
+        return self.call_log.wrap(region.index, compiled)
 
     def _inductor_backend(self, gm: fx.GraphModule, example_inputs: Sequence[Any]) -> Any:
         from torch._inductor import config as inductor_config

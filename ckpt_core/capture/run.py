@@ -29,10 +29,11 @@ from ..errors import (
     SettingsError,
     SnippetContractError,
 )
-from ..ir import GraphBreak, RawRegion
+from ..ir import GraphBreak, Handover, RawRegion
 from ..settings import BAN_RECOMPUTE_FLAGS, DYNAMO_OPTIONS, Settings
 from .convert import SourceLines
 from .fake import check_fake_device
+from .handover import link_regions
 from .recorder import Recorder, reset_torch_state
 from .snippet import LoadedSnippet, default_device, describe_user_exception, user_frames
 
@@ -137,9 +138,36 @@ class _GraphBreakLog(logging.Handler):
         if line is None and at and at.group("file") == self.path:
             line = int(at.group("line"))
         code = self.lines[line - 1].strip() if line and 0 < line <= len(self.lines) else None
-        brk = GraphBreak(reason=reason, line=line, code=code)
+        loc_file, loc_line = (at.group("file"), int(at.group("line"))) if at else (None, None)
+        if loc_file is None:
+            frames = list(_FILE_LINE_RE.finditer(message))
+            if frames:
+                loc_file, loc_line = frames[-1].group("file"), int(frames[-1].group("line"))
+        brk = GraphBreak(reason=reason, line=line, code=code,
+                         location_file=display_path(loc_file, self.path) if loc_file else None,
+                         location_line=loc_line,
+                         explanation=_labelled(reason, "Explanation"),
+                         hint=_labelled(reason, "Hint"))
         if brk not in self.records:
             self.records.append(brk)
+
+
+def display_path(path: str, snippet_path: str) -> str:
+    """The snippet's own file by its name; library code relative to site-packages (or to the
+    Python installation), so a shared result names the same file everywhere."""
+    if path == snippet_path:
+        return os.path.basename(path)
+    for marker in ("site-packages/", "dist-packages/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    stdlib = os.path.dirname(os.__file__) + os.sep
+    return path[len(stdlib):] if path.startswith(stdlib) else path
+
+
+def _labelled(reason: str, label: str) -> str | None:
+    """Dynamo's `Explanation:` / `Hint:` lines (several hints joined)."""
+    found = [m.group(1).strip() for m in re.finditer(rf"^\s*{label}:\s*(.+)$", reason, re.M)]
+    return " ".join(found) or None
 
 
 @contextlib.contextmanager
@@ -171,6 +199,7 @@ class CaptureResult:
     graph_breaks: list[GraphBreak]
     timings_s: dict[str, float]
     knapsack: list[dict[str, Any]] = field(default_factory=list)
+    handovers: list[Handover] = field(default_factory=list)
 
 
 def default_loss(output: Any) -> torch.Tensor | None:
@@ -287,12 +316,14 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
         reset_torch_state()
     regions: list[RawRegion] = []
     knapsack: list[dict[str, Any]] = []
+    raw_index: dict[int, int] = {}
     for r in recorder.regions:
         graphs = {k: g for k, g in (("joint", r.joint), ("forward", r.forward),
                                      ("backward", r.backward)) if g is not None}
         if "forward" not in graphs:
             continue
         knapsack += [{"region": len(regions), **k} for k in r.knapsack]
+        raw_index[r.index] = len(regions)
         regions.append(RawRegion(index=len(regions), graphs=graphs,
                                  num_user_outputs=r.num_user_outputs,
                                  parameter_inputs=r.static_input_names,
@@ -301,8 +332,10 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
         raise SnippetContractError(
             "torch.compile captured no graph: the model ran no tensor operation dynamo could trace"
         )
+    handovers = link_regions(recorder.call_log, regions, raw_index)
+    recorder.call_log.release()
     return CaptureResult(device=device, regions=regions, graph_breaks=list(breaks.records),
-                         timings_s=timings, knapsack=knapsack), recorder
+                         timings_s=timings, knapsack=knapsack, handovers=handovers), recorder
 
 
 def _describe(value: Any) -> str:

@@ -21,6 +21,7 @@ from .._version import __version__
 from ..classify import classify, renumber_ac_regions, total_summary
 from ..hazards import with_found_hazards
 from ..ir import Analysis, Region
+from ..program import with_program_summary
 from ..settings import Settings
 from ..source import snippet_sha256
 from .costing import with_cost
@@ -84,11 +85,13 @@ class Traced:
             regions=regions,
             graph_breaks=tuple(self.result.graph_breaks),
             summary=total_summary(regions, len(self.result.graph_breaks)),
+            handovers=tuple(self.result.handovers),
             timings_s={k: round(v, 6) for k, v in timings.items()},
         )
         same_plan = tags is None and budget == self.settings.memory_budget
         knapsack = self.result.knapsack if same_plan else ()
-        return with_found_hazards(with_cost(analysis, settings, knapsack))
+        analysis = with_cost(with_program_summary(analysis), settings, knapsack)
+        return with_found_hazards(analysis)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .analysis import MemoryAnalysis, analyze_memory
 from .ledgers import RecomputeLedger, SavedLedger, recompute_ledger, saved_ledger
+from .program import PROGRAM, program_timeline
 from .rollup import ModuleRollup, RepeatedLayers, module_rollup, repeated_layers
 from .storage import CATEGORIES, Storage, StoragePlan, storage_plan
 from .summary import Measured, memory_summary, with_memory
@@ -18,6 +19,7 @@ from .timeline import (
 
 __all__ = [
     "CATEGORIES",
+    "PROGRAM",
     "Measured",
     "MemoryAnalysis",
     "ModuleRollup",
@@ -35,6 +37,7 @@ __all__ = [
     "memory_timeline",
     "memory_timelines",
     "module_rollup",
+    "program_timeline",
     "recompute_ledger",
     "repeated_layers",
     "saved_ledger",

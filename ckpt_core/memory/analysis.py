@@ -7,6 +7,7 @@ from typing import Any
 
 from ..ir import Analysis
 from .ledgers import RecomputeLedger, SavedLedger, recompute_ledger, saved_ledger
+from .program import program_timeline
 from .rollup import ModuleRollup, RepeatedLayers, module_rollup, repeated_layers
 from .summary import memory_summary
 from .timeline import Timeline, memory_timelines
@@ -17,7 +18,8 @@ class MemoryAnalysis:
     """The `memory` key's figures plus the per-step timelines, ledgers and module rollup.
 
     `to_dict()` is the `memory` key (see `summary`) with `timelines`, `saved_ledger`,
-    `recompute_ledger`, `module_rollup` and `repeated_layer_groups` added."""
+    `recompute_ledger`, `module_rollup`, `repeated_layer_groups` and, with graph breaks,
+    `program_timeline` (every region, in the order autograd runs them) added."""
 
     summary: dict[str, Any]
     timelines: tuple[Timeline, ...]
@@ -25,6 +27,7 @@ class MemoryAnalysis:
     recompute: RecomputeLedger
     modules: tuple[ModuleRollup, ...]
     repeated: tuple[RepeatedLayers, ...]
+    program: Timeline | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +37,7 @@ class MemoryAnalysis:
             "recompute_ledger": self.recompute.to_dict(),
             "module_rollup": [m.to_dict() for m in self.modules],
             "repeated_layer_groups": [r.to_dict() for r in self.repeated],
+            "program_timeline": self.program.to_dict() if self.program else None,
         }
 
 
@@ -51,4 +55,5 @@ def analyze_memory(source: Analysis | dict[str, Any]) -> MemoryAnalysis:
         summary=summary, timelines=memory_timelines(analysis), saved=saved_ledger(analysis),
         recompute=recompute_ledger(analysis), modules=module_rollup(analysis),
         repeated=repeated_layers(analysis),
+        program=program_timeline(analysis) if len(analysis.regions) > 1 else None,
     )

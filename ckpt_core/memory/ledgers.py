@@ -15,6 +15,7 @@ from typing import Any
 from ..classify import storage_root
 from ..cost import op_cost, op_time_s, profile_of
 from ..ir import Analysis, Node, Region
+from ..program import KeptHandover, kept_handovers
 from .storage import is_runtime_alias
 
 
@@ -28,9 +29,11 @@ def _plain(obj: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class SavedEntry:
-    """One saved value. `op` is the producing op (of the storage's root for a view), `line` and
-    `code` the snippet line; `produced_step`, `first_use_step`, `last_use_step` its lifetime
-    (None for a value the backward never reads); `share` = cost_bytes / total cost."""
+    """One saved value, kept by region `region` (made by `produced_region`: an earlier region
+    for a `handover`, where it is `produced_node`). `op` is the producing op (of the storage's
+    root for a view), `line` and `code` the snippet line; `produced_step`, `first_use_step`,
+    `last_use_step` its lifetime (None for a value the backward never reads); `share` =
+    cost_bytes / total cost."""
 
     region: int
     forward_node: str
@@ -48,6 +51,8 @@ class SavedEntry:
     first_use_step: int | None
     last_use_step: int | None
     share: float
+    produced_region: int | None = None
+    produced_node: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
@@ -155,43 +160,58 @@ def _use_steps(region: Region) -> dict[str, list[int]]:
 
 
 def saved_ledger(source: Analysis | dict[str, Any]) -> SavedLedger:
-    """Every saved value of every region."""
+    """Every saved value of every region. A value a later region keeps for backward after an
+    earlier region produced it (a graph break between them) is an activation of the program:
+    `kind` `handover`, `produced_region` the earlier region, charged once for the program."""
     source = source if isinstance(source, Analysis) else Analysis.from_dict(source)
-    rows: list[tuple[Region, Any, Node, int, int | None]] = []
-    for region in _regions(source):
-        forward = region.graphs["forward"]
-        fw_nodes = forward.by_name()
-        steps = {n.name: i for i, n in enumerate(forward.nodes)}
-        charged: set[str] = set()
+    kept = {(k.handover.consumer.region, k.saved_node): k for k in kept_handovers(source)}
+    fw_by_name = {r.index: r.graphs["forward"].by_name() for r in source.regions}
+    rows: list[tuple[Region, Any, Node, int, int | None, KeptHandover | None]] = []
+    charged: set[tuple[int, str]] = set()  # (producing region, storage root): once per program
+    for region in source.regions:
+        fw_nodes = fw_by_name[region.index]
+        steps = {n.name: i for i, n in enumerate(region.graphs["forward"].nodes)}
         for s in region.saved:
             node = fw_nodes.get(s.forward_node)
             root = fw_nodes.get(storage_root(s.forward_node, fw_nodes)) if node else None
+            handover = kept.get((region.index, s.forward_node))
             cost = 0
-            if (s.kind in ("activation", "view", "rng_state") and root is not None
-                    and root.op != "placeholder" and root.name not in charged):
-                charged.add(root.name)
+            if handover is not None:
+                key = (handover.handover.producer.region, handover.producer_root)
+                if key not in charged:
+                    charged.add(key)
+                    cost = handover.bytes
+            elif (s.kind in ("activation", "view", "rng_state") and root is not None
+                    and root.op != "placeholder" and (region.index, root.name) not in charged):
+                charged.add((region.index, root.name))
                 cost = root.bytes
             rows.append((region, s, root or node or Node(s.forward_node, "", ""), cost,
-                         steps.get(s.forward_node)))
+                         steps.get(s.forward_node), handover))
     total = sum(r[3] for r in rows)
     activations: list[SavedEntry] = []
     inputs: list[SavedEntry] = []
-    use_steps = {r.index: _use_steps(r) for r in _regions(source)}
-    fw_by_name = {r.index: r.graphs["forward"].by_name() for r in _regions(source)}
-    for region, s, origin, cost, produced in rows:
+    use_steps = {r.index: _use_steps(r) for r in source.regions}
+    for region, s, origin, cost, produced, handover in rows:
         uses = use_steps[region.index].get(s.backward_node, [])
         fw_node = fw_by_name[region.index].get(s.forward_node, origin)
+        if handover is not None:  # describe the value where it was made
+            made = fw_by_name[handover.handover.producer.region].get(handover.producer_root)
+            origin = made or origin
         entry = SavedEntry(
             region=region.index, forward_node=s.forward_node, backward_node=s.backward_node,
-            kind=s.kind, bytes=s.bytes, cost_bytes=cost, shape=s.shape, dtype=s.dtype,
+            kind="handover" if handover else s.kind, bytes=s.bytes, cost_bytes=cost,
+            shape=s.shape, dtype=s.dtype,
             op=origin.target, module=fw_node.module or origin.module,
             line=fw_node.source.line if fw_node.source else None,
             code=fw_node.source.code if fw_node.source else None,
             produced_step=produced, first_use_step=min(uses, default=None),
             last_use_step=max(uses, default=None),
             share=cost / total if total else 0.0,
+            produced_region=handover.handover.producer.region if handover else region.index,
+            produced_node=handover.producer_root if handover else None,
         )
-        (inputs if s.kind in ("input", "parameter") else activations).append(entry)
+        (inputs if s.kind in ("input", "parameter") and not handover else activations
+         ).append(entry)
     activations.sort(key=lambda e: (-e.cost_bytes, -e.bytes, e.region, e.forward_node))
     return SavedLedger(activations=tuple(activations), inputs=tuple(inputs),
                        total_cost_bytes=total)

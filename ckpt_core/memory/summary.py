@@ -4,7 +4,9 @@ Shape (`version` 1)::
 
     "memory": {
       "version": 1,
-      "peak_bytes": 5371392,                       # largest region peak
+      "peak_bytes": 5371392,                       # the program's peak (all regions)
+      "program": null | {…},                       # with graph breaks: the program timeline's
+                                                   # peaks and boundary (memory.program)
       "saved_cost_bytes": 2011648,                 # = summary.saved_activation_bytes
       "recompute_flops_fraction": 0.21,            # recompute / forward FLOPs, or null
       "recompute_time_fraction": 0.23,             # recompute / forward estimated time, or null
@@ -33,6 +35,7 @@ from typing import Any
 
 from ..ir import Analysis
 from .ledgers import recompute_ledger, saved_ledger
+from .program import program_timeline
 from .rollup import repeated_layers
 from .timeline import memory_timelines
 
@@ -72,9 +75,12 @@ def memory_summary(source: Analysis | dict[str, Any],
         entry["measured"] = m.to_dict(tl.peak.bytes) if m else None
         regions.append(entry)
     recomputes = recompute_ledger(analysis)
+    program = program_timeline(analysis) if len(analysis.regions) > 1 else None
+    region_peak = max((tl.peak.bytes for tl in timelines), default=0)
     return {
         "version": MEMORY_VERSION,
-        "peak_bytes": max((tl.peak.bytes for tl in timelines), default=0),
+        "peak_bytes": max(region_peak, program.peak.bytes) if program else region_peak,
+        "program": program.summary_dict() if program else None,
         "saved_cost_bytes": saved_ledger(analysis).total_cost_bytes,
         "recompute_flops_fraction": recomputes.flops_fraction,
         "recompute_time_fraction": recomputes.time_fraction,

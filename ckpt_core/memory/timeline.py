@@ -18,7 +18,8 @@ from .storage import CATEGORIES, StoragePlan, storage_plan
 class Step:
     """One step: the node run (`graph`, `node`, `target`, `module`), the bytes alive while it
     runs (`live_bytes`, split as `category_bytes` in `CATEGORIES` order) and the bytes its
-    result newly allocates (`allocated_bytes`)."""
+    result newly allocates (`allocated_bytes`); `region` names the node's region on the
+    program's timeline (None on a region's own)."""
 
     index: int
     graph: str
@@ -28,14 +29,18 @@ class Step:
     live_bytes: int
     category_bytes: tuple[int, ...]
     allocated_bytes: int
+    region: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "index": self.index, "graph": self.graph, "node": self.node, "target": self.target,
             "module": self.module, "live_bytes": self.live_bytes,
             "category_bytes": dict(zip(CATEGORIES, self.category_bytes, strict=True)),
             "allocated_bytes": self.allocated_bytes,
         }
+        if self.region is not None:
+            out["region"] = self.region
+        return out
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ class Timeline:
                            target=s["target"], module=s.get("module"),
                            live_bytes=int(s["live_bytes"]),
                            category_bytes=tuple(int(s["category_bytes"][c]) for c in CATEGORIES),
-                           allocated_bytes=int(s.get("allocated_bytes", 0)))
+                           allocated_bytes=int(s.get("allocated_bytes", 0)),
+                           region=s.get("region"))
                       for s in d["steps"])
         overall, forward = peak(d["peak"]), peak(d["peak_forward"])
         assert overall is not None and forward is not None

@@ -49,7 +49,7 @@ function renderHeader() {
   const header = $("#a-header");
   header.replaceChildren($("#a-title"), ...chips);
   if (doc?.graph_breaks?.length) {
-    header.append(h("span.chip.warn", { title: doc.graph_breaks.map((b) => `line ${b.line ?? "?"}: ${b.reason}`).join("\n") }, `${doc.graph_breaks.length} graph break${doc.graph_breaks.length > 1 ? "s" : ""}`));
+    header.append(h("span.chip.warn", { title: doc.graph_breaks.map((b) => [`line ${b.line ?? "?"}: ${b.code ?? ""}`, b.location ? `in ${b.location.file}:${b.location.line ?? "?"}` : null, b.explanation || b.reason, b.hint ? `hint: ${b.hint}` : null].filter(Boolean).join("\n")).join("\n\n") }, `${doc.graph_breaks.length} graph break${doc.graph_breaks.length > 1 ? "s" : ""}`));
   }
   if (regions.length > 1) {
     const sel = h("select", { id: "region-select", "aria-label": "Compiled region" }, regions.map((r, i) => h("option", { value: String(i) }, `region ${r.index ?? i}${i > 0 && doc.graph_breaks?.[i - 1] ? ` (after break at line ${doc.graph_breaks[i - 1].line ?? "?"})` : ""}`)));
@@ -122,7 +122,10 @@ function renderCards() {
   const peak = memoryFigures();
   const card = (label, value, sub, key) => h("div.card.panel", { "data-card": key }, h("div.label", {}, label), h("div.value", {}, value), sub ? h("div.sub", {}, sub) : null);
   $("#cards").replaceChildren(...[
-    card("Saved activations", fmtBytes(rs.saved_activation_bytes), `${rs.saved_activation_count ?? "–"} storages${multi ? ` · all regions ${fmtBytes(total.saved_activation_bytes)}` : ""}`, "saved_bytes"),
+    // The headline is the program's: every region, a value kept across a graph break once.
+    card("Saved activations", fmtBytes(multi ? total.saved_activation_bytes : rs.saved_activation_bytes),
+      multi ? `${total.saved_activation_count ?? "–"} storages, all regions${total.handover_saved_bytes ? ` · ${fmtBytes(total.handover_saved_bytes)} kept across graph breaks` : ""} · region ${state.region}: ${fmtBytes(rs.saved_activation_bytes)}`
+        : `${rs.saved_activation_count ?? "–"} storages`, "saved_bytes"),
     card("Saved values", String(rs.saved_count ?? "–"), `forward-only ${rs.forward_only_count ?? "–"}`, "saved_count"),
     card("Recomputed ops", String(rs.recomputed_count ?? "–"), multi ? `all regions ${total.recomputed_count}` : "in backward", "recomputed_count"),
     card("Recompute FLOPs", fmtFlops(rs.recompute_flops), `forward ${fmtFlops(rs.forward_flops)}`, "recompute_flops"),
