@@ -18,6 +18,7 @@ from typing import Any
 
 from ckpt_core.errors import ErrorDoc, SandboxError
 from server.jobs import JobEvent, JobOutcome, JobSpec, Stage
+from server.redact import crash_excerpt
 
 log = logging.getLogger("ckpt.server")
 
@@ -137,9 +138,13 @@ class LocalBackend:
             return
         try:
             out = json.loads(last)
+            if not isinstance(out, dict) or not ({"result", "error"} & set(out)):
+                raise ValueError("the process ended before its answer")  # e.g. os._exit
         except ValueError:
-            tail = stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-            self._finish(spec.job_id, None, _sandbox_error(f"the analysis process died: {tail[0]}"))
+            log.warning("analysis process of job %s died; stderr:\n%s", spec.job_id,
+                        stderr[-4000:])
+            why = crash_excerpt(stderr[-8000:]) or f"exit status {proc.returncode}"
+            self._finish(spec.job_id, None, _sandbox_error(f"the analysis process died: {why}"))
             return
         if out.get("result") is not None:  # a failure stays on the stage that failed
             self._emit(spec.job_id, "storing", PROGRESS["storing"], "storing the result")

@@ -12,6 +12,7 @@ from fastapi import Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from server.redact import redact
 from server.store import JobRecord
 
 from .errors import ApiError, validation_message
@@ -40,12 +41,14 @@ def status_body(share_id: str, job: JobRecord) -> AnalysisStatus:
     error = job.error
     return AnalysisStatus(
         id=share_id, kind="sweep" if job.kind == "sweep" else "analysis", status=job.status,
-        stage=job.stage, progress=job.progress, message=job.message, settings=job.settings,
+        stage=job.stage, progress=job.progress, message=redact(job.message),
+        settings=job.settings,
         snippet_name=job.snippet_name, created_at=iso(job.created_at_s) or "",
         finished_at=iso(job.finished_at_s), torch_version=job.torch_version, device=job.device,
         schema_version=job.schema_version, share_url=f"/a/{share_id}",
         document_url=f"/api/analyses/{share_id}/document", summary=job.summary,
-        error=ErrorBody(code=str(error.get("code", "error")), message=str(error.get("message", "")),
+        error=ErrorBody(code=str(error.get("code", "error")),
+                        message=redact(str(error.get("message", ""))),
                         line=error.get("line"), type=error.get("type")) if error else None)
 
 

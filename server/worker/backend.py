@@ -186,8 +186,10 @@ class WorkerBackend:
             # its worker cannot write heartbeats to a full disk: it is not dead; it finishes
             # the job once it can write again (or its sandbox's own timeout stops it)
             return
-        err = SandboxError(f"the worker running this job ({owner}) stopped responding "
-                           f"(no heartbeat for {time.time() - beat:.0f} s); the job failed")
+        log.warning("job %s: its worker %s sent no heartbeat for %.0f s", job_id, owner,
+                    time.time() - beat)
+        err = SandboxError(f"the worker running this job stopped responding (no heartbeat for "
+                           f"{time.time() - beat:.0f} s); the job failed")
         self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from ckpt_core.errors import SandboxError
 
+from ..redact import crash_excerpt
 from .sandbox import SandboxConfig, command, sandbox_env
 from .seccomp import filter_fd
 
@@ -280,8 +281,11 @@ class Sandbox:
         else:
             why = f"it exited with status {rc}"
         self.stderr.thread.join(timeout=1)
-        tail = self.stderr.text().strip()[-1500:]
-        return why + (f"; last stderr:\n{tail}" if tail else "")
+        tail = self.stderr.text().strip()
+        if tail:  # operators get all of it; the user only what concerns their snippet
+            log.warning("sandbox %s; its stderr ended with:\n%s", why, tail[-4000:])
+        excerpt = crash_excerpt(tail[-8000:])
+        return why + (f"; its last words:\n{excerpt}" if excerpt else "")
 
     def kill(self) -> None:
         """Kill every process of the sandbox and remove its directory and cgroups."""

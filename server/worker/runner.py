@@ -64,7 +64,8 @@ class JobRunner:
             self.state.finish(job_id, "failed", error=e.to_dict(), message=e.message[:500])
         except Exception as e:
             log.exception("job %s: worker error", job_id)
-            err = SandboxError(f"the worker failed: {type(e).__name__}: {e}")
+            err = SandboxError(f"the worker failed ({type(e).__name__}); the details are in "
+                               "the worker's log")
             self.state.finish(job_id, "failed", error=err.to_dict(), message=err.message)
 
     def _run(self, job_id: str, spec: dict[str, Any]) -> None:
