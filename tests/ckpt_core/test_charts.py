@@ -5,8 +5,7 @@ from __future__ import annotations
 from ckpt_core.charts import CATEGORY_LABELS, pareto_figure, timeline_figure
 from ckpt_core.memory import CATEGORIES, memory_timeline
 from ckpt_core.sweep import sweep_from_analyses
-
-from .test_memory import analysis, region
+from tests.ckpt_core.memory.test_memory import analysis, region
 
 
 def test_timeline_figure_structure() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from ckpt_core.html_report import html_report
+from tests.ckpt_core.memory.test_memory import analysis, region
 
 from ..conftest import EXAMPLES
-from .test_memory import analysis, region
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -11,9 +11,9 @@ import pytest
 import ckpt_core
 from ckpt_core.errors import SettingsError
 from ckpt_core.sweep import non_monotonic_flags, parse_budgets, sweep_from_analyses
+from tests.ckpt_core.memory.test_memory import analysis, region
 
 from ..conftest import EXAMPLES
-from .test_memory import analysis, region
 
 
 def test_non_monotonic_flag_on_a_constructed_case() -> None:

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 import ckpt_core
-
-from ..conftest import REPO
-from .test_diff import analyze_variant
+from tests.ckpt_core.diff.test_diff import analyze_variant
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.torch_compile
 

@@ -15,8 +15,7 @@ import ckpt_core
 from ckpt_core.errors import OverrideError
 from ckpt_core.ir import Analysis
 from ckpt_core.policy import parse_override, resolve, whatif
-
-from ..conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO
 
 
 def test_parse_override_names_what_is_malformed() -> None:

@@ -11,8 +11,7 @@ import torch
 
 import ckpt_core
 from ckpt_core.capture.cuda_memory import history_peak_bytes
-
-from ..conftest import EXAMPLES
+from tests.conftest import EXAMPLES
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 import ckpt_core
-
-from ..conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO
 
 pytestmark = pytest.mark.torch_compile
 

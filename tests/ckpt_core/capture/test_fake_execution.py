@@ -18,8 +18,7 @@ import ckpt_core
 from ckpt_core.errors import SettingsError, SnippetContractError
 from ckpt_core.memory.summary import with_memory
 from ckpt_core.report import text_summary
-
-from ..conftest import EXAMPLES, example_names
+from tests.conftest import EXAMPLES, example_names
 
 pytestmark = pytest.mark.torch_compile
 

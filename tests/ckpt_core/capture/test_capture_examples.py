@@ -14,8 +14,8 @@ import pytest
 from torch._functorch.partitioners import default_partition
 
 import ckpt_core
+from tests.conftest import EXAMPLES, example_names
 
-from ..conftest import EXAMPLES, example_names
 from .oracle import analysed_saved_tensors, packed_saved_tensors
 
 pytestmark = pytest.mark.torch_compile

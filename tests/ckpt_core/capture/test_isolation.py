@@ -7,8 +7,7 @@ import torch
 import torch._functorch.config
 
 import ckpt_core
-
-from ..conftest import EXAMPLES
+from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.torch_compile
 

@@ -167,7 +167,7 @@ def test_function_model_over_global_modules_with_an_inference_region() -> None:
 def test_in_process_analysis_attaches_the_models_own_source() -> None:
     import runpy
 
-    from ..conftest import EXAMPLES
+    from tests.conftest import EXAMPLES
 
     ns = runpy.run_path(str(EXAMPLES / "two_regions.py"))
     doc = ckpt_core.analyze(ns["model"], ns["example_inputs"]).to_dict()

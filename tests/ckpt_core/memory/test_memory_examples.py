@@ -22,8 +22,7 @@ from ckpt_core.memory import (
     saved_ledger,
     storage_plan,
 )
-
-from ..conftest import EXAMPLES, example_names
+from tests.conftest import EXAMPLES, example_names
 
 pytestmark = pytest.mark.torch_compile
 

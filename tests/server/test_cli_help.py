@@ -1,0 +1,27 @@
+"""`ckpt serve --help` and `ckpt worker --help`, in process: the server's subcommands join the
+library's in the one `ckpt` script."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.cli import main
+
+
+@pytest.mark.parametrize(("name", "flag"), [("serve", "--port"), ("worker", "--queue")])
+def test_server_subcommands_answer_help(capsys: pytest.CaptureFixture[str], name: str,
+                                        flag: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([name, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: ckpt {name} ") and flag in text
+
+
+def test_the_script_lists_library_and_server_subcommands(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for name in ("analyze", "diff", "sweep", "whatif", "serve", "worker"):
+        assert f"\n    {name} " in text, name
