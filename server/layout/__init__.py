@@ -9,16 +9,18 @@ import threading
 from server.lru import LRU
 from server.store.blobs import BlobStore, layout_dir
 
-from .hierarchy import Item, Level, UnknownGroup, build_level, group_paths
+from .hierarchy import Cluster, Item, Level, UnknownGroup, build_level, child_groups, group_paths
 from .render import LAYOUT_VERSION, LayoutError, render_svg, to_dot
 
 __all__ = [
+    "Cluster",
     "Item",
     "LayoutCache",
     "LayoutError",
     "Level",
     "UnknownGroup",
     "build_level",
+    "child_groups",
     "group_paths",
     "render_svg",
     "to_dot",
@@ -38,8 +40,8 @@ class LayoutCache:
         self._key_locks: dict[str, threading.Lock] = {}
 
     @staticmethod
-    def key(content_key: str, region: int, kind: str, expand: str) -> str:
-        text = f"{LAYOUT_VERSION}\0{content_key}\0{region}\0{kind}\0{expand}"
+    def key(content_key: str, region: int, kind: str, expand: str, opened: str = "") -> str:
+        text = f"{LAYOUT_VERSION}\0{content_key}\0{region}\0{kind}\0{expand}\0{opened}"
         # under the analysis' content key: deleting the analysis deletes its layouts
         return f"{layout_dir(content_key)}/{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
 

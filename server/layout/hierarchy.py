@@ -5,6 +5,8 @@ parameter placeholder from its parameter's owner, a backward op from the forward
 same autograd `seq_nr`, anything else from its first input that has one. A level is the
 content of one expanded group path (`""` is the top): its direct nodes, one collapsed group per
 child path, the edges between them, and stubs for inputs that come from outside the level.
+Groups of the level can also be opened in place (`open`, nested, several at once): an open
+group is drawn as a cluster around its own nodes and collapsed children.
 """
 
 from __future__ import annotations
@@ -34,6 +36,24 @@ class Item:
     op: str | None = None
     node_count: int = 0
     status_counts: dict[str, int] = field(default_factory=dict)
+    #: bytes of the group's members per status (views count 0: they allocate nothing)
+    status_bytes: dict[str, int] = field(default_factory=dict)
+    #: the open group (cluster) this item is drawn in; `""` for the level itself
+    parent: str = ""
+    #: full text of a label cut to fit its box
+    tooltip: str = ""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A group opened in place: drawn as a box around its items (`id="c:<path>"`)."""
+
+    path: str
+    parent: str
+    label: str
+    node_count: int
+    status_counts: dict[str, int]
+    status_bytes: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,7 @@ class Level:
     expand: str
     items: tuple[Item, ...]
     edges: tuple[tuple[str, str], ...]
+    clusters: tuple[Cluster, ...] = ()
 
     @property
     def breadcrumb(self) -> list[str]:
@@ -81,42 +102,116 @@ def _child(path: str, expand: str) -> str | None:
     return f"{expand}.{head}" if expand else head
 
 
-def build_level(nodes: Sequence[NodeDict], paths: Mapping[str, str], expand: str = "") -> Level:
-    """The items and edges of the level `expand` (collapsed child groups)."""
+def child_groups(paths: Mapping[str, str], expand: str, depth: int) -> set[str]:
+    """Every group path below `expand` at most `depth` levels down (for "expand all to depth")."""
+    found: set[str] = set()
+    for path in set(paths.values()):
+        parent = expand
+        for _ in range(depth):
+            child = _child(path, parent) if path else None
+            if not child:
+                break
+            found.add(child)
+            parent = child
+    return found
+
+
+def _between(expand: str, path: str) -> list[str]:
+    """The group paths strictly between `expand` and `path`."""
+    out, child = [], _child(path, expand)
+    while child and child != path:
+        out.append(child)
+        child = _child(path, child)
+    return out
+
+
+def _place(path: str, expand: str, open_paths: frozenset[str]) -> tuple[str, str] | None:
+    """(container, group) of a node at `path`: the open group it is drawn in (`""` for the
+    level) and the collapsed group that stands for it (`""` when it is drawn itself)."""
+    child = _child(path, expand)
+    if child is None:
+        return None
+    container = ""
+    while child and child in open_paths:
+        container = child
+        child = _child(path, child) or ""
+    return container, child
+
+
+def _sizes(members: Sequence[NodeDict]) -> tuple[dict[str, int], dict[str, int]]:
+    counts: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+    for m in members:
+        status = str(m.get("status") or "")
+        counts[status] += 1
+        if not m.get("view_of"):
+            sizes[status] += int(m.get("bytes") or 0)
+    return dict(sorted(counts.items())), {s: b for s, b in sorted(sizes.items()) if b}
+
+
+def _type_label(path: str, members: Sequence[NodeDict]) -> str:
+    types = {m.get("module_type") for m in members if m.get("module") == path}
+    return f" ({next(iter(types))})" if len(types) == 1 and None not in types else ""
+
+
+def build_level(nodes: Sequence[NodeDict], paths: Mapping[str, str], expand: str = "",
+                open_paths: Iterable[str] = ()) -> Level:
+    """The items and edges of the level `expand`; groups in `open_paths` (below `expand`)
+    are opened in place, the others stay collapsed."""
     if expand and not any(p == expand or p.startswith(expand + ".") for p in paths.values()):
         raise UnknownGroup(f"expand: no group {expand!r} in this graph")
+    wanted = {p for p in open_paths if p != expand and _child(p, expand)}
+    # a group opens only when the groups around it are open too: otherwise it is not on screen
+    opened = frozenset(p for p in wanted if all(
+        a in wanted for a in _between(expand, p)))
     rep: dict[str, str] = {}
     groups: dict[str, list[NodeDict]] = {}
+    group_parent: dict[str, str] = {}
+    cluster_members: dict[str, list[NodeDict]] = {}
     node_items: list[Item] = []
     order: list[str] = []
     for n in nodes:
         name = str(n["name"])
-        child = _child(paths.get(name, ""), expand)
-        if child is None:
+        path = paths.get(name, "")
+        placed = _place(path, expand, opened)
+        if placed is None:
             continue
-        if child == "":
+        container, child = placed
+        for open_path in opened:
+            if path == open_path or path.startswith(open_path + "."):
+                cluster_members.setdefault(open_path, []).append(n)
+        if not child:
+            label, tip = _node_label(n)
             rep[name] = f"n:{name}"
-            node_items.append(Item(id=f"n:{name}", kind="node", label=_node_label(n),
+            node_items.append(Item(id=f"n:{name}", kind="node", label=label, tooltip=tip,
                                    status=str(n.get("status") or ""), name=name,
-                                   op=str(n.get("op")), path=paths.get(name) or None))
+                                   op=str(n.get("op")), path=path or None, parent=container))
             order.append(f"n:{name}")
         else:
             rep[name] = f"g:{child}"
             if child not in groups:
                 groups[child] = []
+                group_parent[child] = container
                 order.append(f"g:{child}")
             groups[child].append(n)
     items: dict[str, Item] = {i.id: i for i in node_items}
     for path, members in groups.items():
-        counts = Counter(str(m.get("status") or "") for m in members)
-        types = {m.get("module_type") for m in members if m.get("module") == path}
-        kind_label = f" ({next(iter(types))})" if len(types) == 1 and None not in types else ""
+        counts, sizes = _sizes(members)
+        short = path.rpartition(".")[2] if expand or group_parent[path] else path
+        title = f"{short}{_type_label(path, members)}"
         items[f"g:{path}"] = Item(
             id=f"g:{path}", kind="group", path=path, node_count=len(members),
-            status=_group_status(counts), status_counts=dict(sorted(counts.items())),
-            label=f"{path.rpartition('.')[2] if expand else path}{kind_label}\n"
-                  f"{len(members)} ops · " + " · ".join(f"{c} {s}" for s, c in
-                                                       sorted(counts.items()) if s))
+            status=_group_status(counts), status_counts=counts, status_bytes=sizes,
+            parent=group_parent[path], label=_fit(title, 26), tooltip=path)
+    clusters = []
+    for path in sorted(cluster_members, key=lambda p: (p.count("."), p)):
+        members = cluster_members[path]
+        counts, sizes = _sizes(members)
+        parent = next((o for o in sorted(opened, key=len, reverse=True)
+                       if path.startswith(o + ".")), "")
+        clusters.append(Cluster(path=path, parent=parent, node_count=len(members),
+                                label=f"{path.rpartition('.')[2]}{_type_label(path, members)}",
+                                status_counts=counts, status_bytes=sizes))
     edges: dict[tuple[str, str], None] = {}
     for n in nodes:
         dst = rep.get(str(n["name"]))
@@ -127,24 +222,38 @@ def build_level(nodes: Sequence[NodeDict], paths: Mapping[str, str], expand: str
             if src is None:
                 src = f"x:{src_name}"
                 if src not in items:
-                    items[src] = Item(id=src, kind="stub", label=src_name, name=src_name,
-                                      path=paths.get(src_name) or None)
+                    items[src] = Item(id=src, kind="stub", label=_fit(src_name, 24),
+                                      tooltip=f"{src_name}: from another level",
+                                      name=src_name, path=paths.get(src_name) or None)
                     order.append(src)
             if src != dst:
                 edges[(src, dst)] = None
-    return Level(expand=expand, items=tuple(items[i] for i in order), edges=tuple(edges))
+    return Level(expand=expand, items=tuple(items[i] for i in order), edges=tuple(edges),
+                 clusters=tuple(clusters))
 
 
-def _group_status(counts: Counter[str]) -> str:
-    for status in ("saved", "recomputed", "recompute", "gradient", "forward_only"):
-        if counts.get(status):
-            return status
-    return "mixed"
+#: statuses a group's tint may take: the most frequent of them among its members
+_TINTS = ("saved", "recomputed", "recompute", "forward_only", "gradient")
 
 
-def _node_label(n: NodeDict) -> str:
+def _group_status(counts: Mapping[str, int]) -> str:
+    """The dominant status (by count) among the members; only a secondary cue beside the
+    proportion bar, which shows all of them."""
+    best = max(_TINTS, key=lambda s: (counts.get(s, 0), -_TINTS.index(s)))
+    return best if counts.get(best) else "mixed"
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` cut to `width` characters with an ellipsis (the box keeps a consistent size)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _node_label(n: NodeDict) -> tuple[str, str]:
+    """(label, tooltip): name, short op and shape, each cut to fit; the tooltip in full."""
     target = str(n.get("target") or "")
     short = target.removeprefix("aten.").rsplit(".default", 1)[0]
     shape = n.get("shape")
     dims = "×".join(str(d) for d in shape) if shape else ""
-    return f"{n['name']}\n{short}" + (f"\n{dims}" if dims else "")
+    lines = [str(n["name"]), short] + ([dims] if dims else [])
+    full = "\n".join(lines)
+    return "\n".join(_fit(line, 22) for line in lines), full

@@ -83,7 +83,7 @@ def test_a_failed_analysis_marks_its_stage_and_the_next_run_starts_clean(
     # the failed job's 422-free path: only the failed stage is on screen, nothing logged
     page.click(".example[data-name='mlp_checkpoint']")
     page.click("#submit-btn")
-    page.wait_for_function("!document.querySelector('#progress.failed')", timeout=10_000)
+    page.wait_for_selector("#progress:not(.failed)", state="attached", timeout=10_000)
     page.wait_for_url("**/a/**", timeout=60_000)
 
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from server.layout import LayoutCache, UnknownGroup, build_level, group_paths, render_svg
+from ckpt_core import palette
+from server.layout import (
+    LayoutCache,
+    UnknownGroup,
+    build_level,
+    child_groups,
+    group_paths,
+    render_svg,
+)
 from server.store import BlobStore
 
 
@@ -86,3 +95,38 @@ def test_deep_stack_levels_are_small() -> None:
     paths = group_paths(nodes)
     sizes = [len(build_level(nodes, paths, e).items) for e in ("", "blocks", "blocks.7")]
     assert max(sizes) <= 60, sizes
+
+
+def test_groups_open_in_place_as_nested_clusters() -> None:
+    paths = group_paths(NODES)
+    level = build_level(NODES, paths, "", ["blocks", "blocks.0"])
+    parents = {i.id: i.parent for i in level.items}
+    assert parents["n:relu"] == "blocks.0" and parents["g:blocks.0.fc"] == "blocks.0"
+    assert parents["g:blocks.1"] == "blocks" and parents["n:x"] == ""
+    assert [(c.path, c.parent) for c in level.clusters] == [("blocks", ""), ("blocks.0", "blocks")]
+    # an open group whose parent is closed changes nothing: it is not on screen
+    assert build_level(NODES, paths, "", ["blocks.0"]).clusters == ()
+    assert child_groups(paths, "", 2) == {"blocks", "blocks.0", "blocks.1"}
+    svg = render_svg(level).decode()
+    assert 'id="c:blocks"' in svg and 'id="c:blocks.0"' in svg and 'id="n:relu"' in svg
+    # no graph or cluster titles (`%3`, `cluster_…`) for tooltips and screen readers
+    assert "<title>%" not in svg and "<title>cluster" not in svg
+
+
+def test_groups_show_proportions_not_the_first_status() -> None:
+    nodes = [node(f"r{i}", module="blk", status="recomputed", bytes=100) for i in range(47)]
+    nodes += [node(f"s{i}", module="blk", status="saved", bytes=1000) for i in range(6)]
+    level = build_level(nodes, group_paths(nodes), "")
+    group = next(i for i in level.items if i.id == "g:blk")
+    assert group.status == "recomputed"  # the dominant status, not "saved" found first
+    assert group.status_counts == {"recomputed": 47, "saved": 6}
+    assert group.status_bytes == {"recomputed": 4700, "saved": 6000}
+    svg = render_svg(level).decode()
+    assert "53 ops — 6 saved (5.9 KiB), 47 recomputed (4.6 KiB)" in svg
+    bar = re.findall(r'<polygon fill="(#[0-9a-f]{6})" stroke="transparent" points="([^"]+)"', svg)
+    spans = {}
+    for fill, points in bar:
+        xs = [float(p.split(",")[0]) for p in points.split()]
+        spans[fill] = max(xs) - min(xs)
+    saved, recomputed = spans[palette.color("saved")], spans[palette.color("recomputed")]
+    assert 6 / 53 * 0.7 < saved / (saved + recomputed) < 6 / 53 * 1.3, spans

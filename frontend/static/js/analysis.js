@@ -1,5 +1,6 @@
 // The analysis page: header, summary cards, graph explorer + inspector + source, memory tab.
-// Every view is reachable from the URL hash: #tab=graph&region=0&graph=forward&level=blocks.3&node=addmm_3
+// Every view is reachable from the URL hash:
+// #tab=graph&region=0&graph=forward&level=blocks&open=blocks.3,blocks.3.attn&depth=1&node=addmm_3
 import { api, followJob } from "./api.js";
 import { GraphExplorer, legend } from "./graph.js";
 import { renderMemory, regionMemory } from "./memory.js";
@@ -21,13 +22,15 @@ function parseHash() {
   if (hs.region) s.region = Number(hs.region) || 0;
   if (hs.graph) s.graph = hs.graph;
   if (hs.level) s.level = hs.level;
+  if (hs.open) s.open = hs.open.split(",").filter(Boolean);
+  if (hs.depth) s.depth = Math.max(0, Math.min(8, Number(hs.depth) || 0));
   if (hs.node) s.node = hs.node;
   if (hs.sweep) s.sweep = hs.sweep;
   return s;
 }
 
 function saveHash(push = false) {
-  writeHash({ tab: state.tab, region: String(state.region), graph: state.graph, level: state.level || null, node: state.node || null, sweep: state.sweep || null }, { push });
+  writeHash({ tab: state.tab, region: String(state.region), graph: state.graph, level: state.level || null, open: state.open?.length ? state.open.join(",") : null, depth: state.depth ? String(state.depth) : null, node: state.node || null, sweep: state.sweep || null }, { push });
 }
 
 // ---- header and cards ----------------------------------------------------------------------------
@@ -54,7 +57,7 @@ function renderHeader() {
   if (regions.length > 1) {
     const sel = h("select", { id: "region-select", "aria-label": "Compiled region" }, regions.map((r, i) => h("option", { value: String(i) }, `region ${r.index ?? i}${i > 0 && doc.graph_breaks?.[i - 1] ? ` (after break at line ${doc.graph_breaks[i - 1].line ?? "?"})` : ""}`)));
     sel.value = String(state.region);
-    sel.addEventListener("change", () => { state.region = Number(sel.value); state.level = ""; state.node = null; saveHash(true); renderCards(); showGraph(); renderSource(); renderInspector(); memoryRendered = null; if (state.tab === "memory") showMemory(); });
+    sel.addEventListener("change", () => { state.region = Number(sel.value); state.level = ""; state.open = []; state.depth = 0; state.node = null; saveHash(true); renderCards(); showGraph(); renderSource(); renderInspector(); memoryRendered = null; if (state.tab === "memory") showMemory(); });
     header.append(h("label", { for: "region-select", class: "muted" }, "Region"), sel);
   }
   header.append(h("span.spacer"),
@@ -147,7 +150,7 @@ function showGraph() {
     b.disabled = !region.graphs[b.dataset.graph];
   }
   $("#legend").replaceChildren(legend(state.graph));
-  explorer.show({ region: state.region, kind: state.graph, level: state.level, select: state.node });
+  explorer.show({ region: state.region, kind: state.graph, level: state.level, open: state.open || [], depth: state.depth || 0, select: state.node });
 }
 
 function graphNodes(kind) {
@@ -159,7 +162,7 @@ function graphNodes(kind) {
 async function selectNode(name, kind = state.graph) {
   if (kind !== state.graph) {
     state.graph = kind;
-    state.level = "";
+    state.level = ""; state.open = []; state.depth = 0;
     state.node = name;
     saveHash(true);
     showGraph();
@@ -335,7 +338,7 @@ async function main() {
   document.querySelectorAll("#graph-tabs [role=tab]").forEach((b) => b.addEventListener("click", () => {
     if (b.dataset.graph === state.graph) return;
     state.graph = b.dataset.graph;
-    state.level = "";
+    state.level = ""; state.open = []; state.depth = 0;
     saveHash(true);
     showGraph();
     renderInspector();
@@ -378,14 +381,14 @@ async function main() {
   explorer = new GraphExplorer($("#explorer"), {
     analysisId: id, doc, region: state.region, kind: state.graph,
     onSelect: (name) => { state.node = name; saveHash(); renderInspector(); },
-    onLevel: (level) => { state.level = level; saveHash(); },
+    onLevel: (level, { open, depth } = {}) => { state.level = level; state.open = open || []; state.depth = depth || 0; saveHash(); },
   });
   renderSource();
   renderInspector();
   setTab(state.tab, false);
   showGraph();
   window.addEventListener("popstate", () => {
-    Object.assign(state, { tab: "graph", region: 0, graph: "forward", level: "", node: null }, parseHash());
+    Object.assign(state, { tab: "graph", region: 0, graph: "forward", level: "", open: [], depth: 0, node: null }, parseHash());
     setTab(state.tab, false);
     showGraph();
     renderInspector();

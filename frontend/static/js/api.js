@@ -45,8 +45,14 @@ export const api = {
   timelineFigure: (id) => request("GET", `/api/analyses/${enc(id)}/figures/timeline`),
   groups: (id, region, kind, expand) =>
     request("GET", `/api/analyses/${enc(id)}/regions/${region}/graphs/${kind}/groups${expand ? `?expand=${enc(expand)}` : ""}`),
-  graphSvgUrl: (id, region, kind, expand) =>
-    `/api/analyses/${enc(id)}/regions/${region}/graphs/${kind}.svg${expand ? `?expand=${enc(expand)}` : ""}`,
+  graphSvgUrl: (id, region, kind, expand, open = [], depth = 0) => {
+    const q = new URLSearchParams();
+    if (expand) q.set("expand", expand);
+    if (open.length) q.set("open", open.join(","));
+    if (depth) q.set("depth", String(depth));
+    const qs = q.toString();
+    return `/api/analyses/${enc(id)}/regions/${region}/graphs/${kind}.svg${qs ? `?${qs}` : ""}`;
+  },
   sweep: (id) => request("GET", `/api/sweeps/${enc(id)}`),
   submitSweep: ({ source, settings, name, budgets }) => request("POST", "/api/sweeps", { json: { source, settings, name, budgets } }),
   diff: (ids) => request("GET", `/api/diffs?ids=${ids.map(enc).join(",")}`),

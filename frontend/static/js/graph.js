@@ -1,6 +1,9 @@
-// The graph explorer: one server-laid-out hierarchy level at a time, pan/zoom, search, selection.
-// Colours, policy outlines and saved fw→bw highlights are classes added from the analysis document,
-// so the view says the same thing whatever styling the server's SVG carries.
+// The graph explorer: server-laid-out hierarchy levels, pan/zoom, search, selection.
+// A level (drill-down: `level`) shows its child groups collapsed; groups open in place (`open`,
+// nested, several at once, or all to a depth) as clusters. Every laid-out SVG is kept by URL, so
+// going back to a state already seen costs no request. Colours, policy outlines and saved fw→bw
+// highlights are classes added from the analysis document, so the view says the same thing
+// whatever styling the server's SVG carries.
 import { api, fetchSvg } from "./api.js";
 import { h } from "./util.js";
 
@@ -25,6 +28,46 @@ function ancestors(path) {
 }
 
 function idOf(el) { return el.getAttribute("id") || ""; }
+
+/** Search words for ops whose aten names users do not type (`sdpa` → scaled_dot_product_*). */
+export const OP_ALIASES = {
+  sdpa: ["scaled_dot_product"], attention: ["scaled_dot_product", "bmm", "_softmax"], attn: ["scaled_dot_product"],
+  flash: ["flash_attention"], matmul: ["mm.", "bmm", "addmm", "matmul"], linear: ["addmm", "mm."],
+  layernorm: ["native_layer_norm"], ln: ["native_layer_norm"], norm: ["layer_norm", "batch_norm", "rms_norm"],
+  softmax: ["_softmax"], dropout: ["native_dropout", "philox", "rand", "bernoulli"], rng: ["philox", "rng_state", "rand"],
+  gelu: ["gelu"], relu: ["relu", "threshold_backward"], conv: ["convolution"], embedding: ["embedding"],
+  add: ["add."], mul: ["mul."], cat: ["cat."], view: ["view", "reshape", "_unsafe_view"], transpose: ["transpose", "permute", "t."],
+};
+
+/** Does `node` match the lower-case query (name, op, module, or an op alias)? */
+export function matches(node, q) {
+  const target = (node.target || "").toLowerCase();
+  if (node.name.toLowerCase().includes(q) || target.includes(q) || (node.module || "").toLowerCase().includes(q)) return true;
+  return (OP_ALIASES[q] || []).some((a) => target.includes(a));
+}
+
+/** A small LRU of laid-out SVG texts by URL: states already seen render without a request. */
+const SVG_CACHE = new Map();
+const SVG_CACHE_MAX = 96;
+async function cachedSvg(url) {
+  if (SVG_CACHE.has(url)) {
+    const hit = SVG_CACHE.get(url);
+    SVG_CACHE.delete(url);
+    SVG_CACHE.set(url, hit);
+    return hit;
+  }
+  const pending = fetchSvg(url);
+  SVG_CACHE.set(url, pending);
+  try {
+    const text = await pending;
+    SVG_CACHE.set(url, text);
+    while (SVG_CACHE.size > SVG_CACHE_MAX) SVG_CACHE.delete(SVG_CACHE.keys().next().value);
+    return text;
+  } catch (e) {
+    SVG_CACHE.delete(url);
+    throw e;
+  }
+}
 
 /** "n:addmm_3", "n:primals_1~2" (a placeholder drawn again beside another consumer), "x:mm" (a stub). */
 function nodeName(id) { return id.slice(2).replace(/~\d+$/, ""); }
@@ -65,6 +108,8 @@ export class GraphExplorer {
     this.region = opts.region ?? 0;
     this.kind = opts.kind ?? "forward";
     this.level = "";
+    this.open = new Set(); // groups opened in place inside the level
+    this.depth = 0; // "expand all to depth N" (0: collapsed)
     this.selected = null;
     this.query = "";
     this.loadToken = 0;
@@ -77,8 +122,11 @@ export class GraphExplorer {
     this.results = h("ul.search-results.panel.hidden", { role: "listbox", style: "position:absolute;z-index:30;max-height:300px;overflow:auto;margin:0;padding:.2rem 0;list-style:none;width:420px" });
     const searchWrap = h("div", { style: "position:relative" }, this.searchInput, this.results);
     this.countLabel = h("span.muted", { style: "font-size:.85em;margin-left:auto" });
-    this.view = h("div.graph-view", { tabindex: "0", role: "application", "aria-label": this.opts.label || "Graph. Arrow keys pan, + and − zoom, 0 fits, U goes up a level." });
-    this.toolbar = h("div.graph-toolbar", {}, this.crumbs, searchWrap,
+    this.view = h("div.graph-view", { tabindex: "0", role: "application", "aria-label": this.opts.label || "Graph. Arrow keys pan, + and − zoom, 0 fits, U goes up a level. On a group: Enter opens or closes it in place, Shift+Enter drills into it." });
+    this.depthSelect = h("select.small", { "aria-label": "Expand all groups to depth", title: "Open every group in place down to this depth",
+      onchange: () => this.setDepth(Number(this.depthSelect.value)) },
+    ...[0, 1, 2, 3].map((d) => h("option", { value: String(d) }, d ? `expand to depth ${d}` : "groups collapsed")));
+    this.toolbar = h("div.graph-toolbar", {}, this.crumbs, searchWrap, this.depthSelect,
       h("button.small", { type: "button", title: "Zoom in (+)", "aria-label": "Zoom in", onclick: () => this.zoom(1 / 1.25) }, "+"),
       h("button.small", { type: "button", title: "Zoom out (−)", "aria-label": "Zoom out", onclick: () => this.zoom(1.25) }, "−"),
       h("button.small", { type: "button", title: "Fit (0)", onclick: () => this.fit() }, "Fit"),
@@ -87,7 +135,7 @@ export class GraphExplorer {
     this.bindPanZoom();
     this.searchInput.addEventListener("input", () => this.search(this.searchInput.value));
     this.searchInput.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") { const first = this.results.querySelector("li"); if (first) first.click(); }
+      if (e.key === "Enter") { e.preventDefault(); const first = this.results.querySelector("li[role=option]"); if (first) first.click(); }
       if (e.key === "ArrowDown") { e.preventDefault(); this.results.querySelector("li")?.focus(); }
       if (e.key === "Escape") { this.searchInput.value = ""; this.search(""); }
     });
@@ -100,22 +148,37 @@ export class GraphExplorer {
     return g._byName;
   }
 
-  async show({ region = this.region, kind = this.kind, level = "", select = null } = {}) {
+  async show({ region = this.region, kind = this.kind, level = "", open = [], depth = 0, select = null } = {}) {
     this.region = region;
     this.kind = kind;
-    await this.load(level);
+    this.open = new Set(open);
+    this.depth = depth;
+    await this.load(level, { keepOpen: true });
     if (select) await this.select(select, { reveal: true });
   }
 
-  async load(level) {
+  svgUrl(level = this.level, open = this.open, depth = this.depth) {
+    return api.graphSvgUrl(this.analysisId, this.region, this.kind, level, [...open].sort(), depth);
+  }
+
+  /** Drill down to `level` (its child groups collapsed, unless keepOpen keeps the open set). */
+  async load(level, { keepOpen = false, focus = null } = {}) {
     const token = ++this.loadToken;
-    this.level = level || "";
+    const next = level || "";
+    if (!keepOpen && next !== this.level) { this.open = new Set(); this.depth = 0; }
+    this.level = next;
+    this.depthSelect.value = String(this.depth);
     this.renderCrumbs();
-    this.view.querySelector(".loading")?.remove();
-    this.view.append(h("div.loading", { role: "status" }, "Laying out…"));
+    const url = this.svgUrl();
+    const cached = typeof SVG_CACHE.get(url) === "string";
+    if (!cached) {
+      this.view.querySelector(".loading")?.remove();
+      this.view.append(h("div.loading", { role: "status" }, "Laying out…"));
+    }
     let text;
+    const started = performance.now();
     try {
-      text = await fetchSvg(api.graphSvgUrl(this.analysisId, this.region, this.kind, this.level));
+      text = await cachedSvg(url);
     } catch (e) {
       if (token !== this.loadToken) return;
       if (this.level && e.status === 404) return this.load("");
@@ -132,15 +195,83 @@ export class GraphExplorer {
     svg.removeAttribute("width");
     svg.removeAttribute("height");
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", `${this.kind} graph${this.level ? `, ${this.level}` : ""}`);
+    svg.setAttribute("aria-label", `${this.kind} graph${this.level ? `, ${this.level}` : ""}${this.open.size ? `, ${this.open.size} group(s) open` : ""}`);
+    const keepView = focus && this.vb ? { ...this.vb } : null;
     this.svg = svg;
     this.view.replaceChildren(svg);
     this.base = this.readViewBox(svg);
     this.decorate();
-    this.fit();
-    if (this.query) this.search(this.query);
+    if (keepView && focus) this.keepInView(focus, keepView); else this.fit();
+    if (this.query) this.search(this.query, { list: false });
     if (this.selected) this.markSelected();
-    this.opts.onLevel?.(this.level);
+    // where the last render came from and how long it took (the expansion budget is 300 ms)
+    this.view.dataset.renderMs = String(Math.round(performance.now() - started));
+    this.view.dataset.fromCache = String(cached);
+    if (focus) {
+      const el = this.svg.querySelector(`[id="c:${CSS.escape(focus)}"], [id="g:${CSS.escape(focus)}"]`);
+      (el || this.view).focus({ preventScroll: true });
+    }
+    this.opts.onLevel?.(this.level, { open: [...this.open].sort(), depth: this.depth });
+  }
+
+  /** Opens or closes a group in place; closing also closes the groups inside it. */
+  toggle(path) {
+    if (this.open.has(path) || this.depthOpens(path)) {
+      for (const p of [...this.open]) if (p === path || p.startsWith(`${path}.`)) this.open.delete(p);
+      if (this.depthOpens(path)) { this.depth = Math.max(0, this.relDepth(path) - 1); }
+    } else {
+      this.open.add(path);
+    }
+    const el = this.svg?.querySelector(`[id="c:${CSS.escape(path)}"], [id="g:${CSS.escape(path)}"]`);
+    this.prevAnchor = el && this.vb ? this.boxOf(el) : null;
+    return this.load(this.level, { keepOpen: true, focus: path });
+  }
+
+  relDepth(path) {
+    const rel = this.level ? path.slice(this.level.length + 1) : path;
+    return rel.split(/[.]/).length;
+  }
+
+  depthOpens(path) { return this.depth > 0 && this.relDepth(path) <= this.depth; }
+
+  setDepth(depth) {
+    this.depth = depth;
+    if (!depth) this.open = new Set();
+    return this.load(this.level, { keepOpen: true });
+  }
+
+  /** An element's box in the SVG's user space (dot's graph group carries a transform). */
+  boxOf(el) {
+    const r = el.getBoundingClientRect();
+    const a = this.toSvgPoint(r.left, r.top), b = this.toSvgPoint(r.right, r.bottom);
+    return { x: a.x, y: a.y, width: b.x - a.x, height: b.y - a.y };
+  }
+
+  /** After a toggle: an opened group is framed (its contents fill the view, never blown up
+   *  beyond 1.3×); a closed one stays where it was on screen, at the same zoom. */
+  keepInView(path, before) {
+    const el = this.svg.querySelector(`[id="c:${CSS.escape(path)}"], [id="g:${CSS.escape(path)}"]`);
+    if (!el) { this.fit(); return; }
+    const bb = this.boxOf(el);
+    if (idOf(el).startsWith("c:")) {
+      const pad = Math.max(bb.width, bb.height) * 0.04 + 10;
+      const minW = (this.view.clientWidth || 800) / 1.3, minH = (this.view.clientHeight || 500) / 1.3;
+      const aspect = (this.view.clientWidth || 800) / (this.view.clientHeight || 500);
+      let w = Math.max(bb.width + 2 * pad, minW), hh = Math.max(bb.height + 2 * pad, minH);
+      if (w / hh < aspect) w = hh * aspect; else hh = w / aspect;
+      this.setViewBox({ x: bb.x + bb.width / 2 - w / 2, y: bb.y + bb.height / 2 - hh / 2, w, h: hh });
+      return;
+    }
+    if (!this.prevAnchor) { this.fit(); return; }
+    const { x, y } = this.prevAnchor;
+    this.setViewBox({ x: bb.x - (x - before.x), y: bb.y - (y - before.y), w: before.w, h: before.h });
+  }
+
+  /** Lays out, in the background, what opening the group under the pointer would show. */
+  prefetch(path) {
+    if (!path || this.open.has(path)) return;
+    const url = this.svgUrl(this.level, new Set([...this.open, path]));
+    if (!SVG_CACHE.has(url)) cachedSvg(url).catch(() => {});
   }
 
   readViewBox(svg) {
@@ -177,15 +308,26 @@ export class GraphExplorer {
           el.setAttribute("aria-label", name);
         }
         setTitle(el, node ? `${name} · ${node.target} · ${node.status}${node.module ? ` · ${node.module}` : ""}${id.startsWith("x:") ? " (from another level: click to go there)" : ""}` : name);
-      } else if (id.startsWith("g:")) {
-        g += 1;
+      } else if (id.startsWith("c:")) {
+        const summary = el.querySelector("a")?.getAttribute("xlink:title") || id.slice(2);
+        el.querySelector("a")?.removeAttribute("xlink:title");
         el.setAttribute("tabindex", "0");
         el.setAttribute("role", "button");
-        el.setAttribute("aria-label", `Group ${id.slice(2)}: expand`);
-        setTitle(el, `${id.slice(2)} — click to expand`);
+        el.setAttribute("aria-expanded", "true");
+        el.setAttribute("aria-label", `Group ${summary.replace(" (click to collapse)", "")}: open; Enter closes it`);
+        setTitle(el, summary);
+      } else if (id.startsWith("g:")) {
+        g += 1;
+        const summary = el.querySelector("a")?.getAttribute("xlink:title") || id.slice(2);
+        el.querySelector("a")?.removeAttribute("xlink:title");
+        el.setAttribute("tabindex", "0");
+        el.setAttribute("role", "button");
+        el.setAttribute("aria-expanded", "false");
+        el.setAttribute("aria-label", `Group ${summary}. Enter opens it in place, Shift+Enter drills into it`);
+        setTitle(el, `${summary}\nclick: open in place · double-click: drill down`);
         // Tint the group by its dominant status (the server's class), in this page's palette.
         const st = [...el.classList].find((c) => ["saved", "recomputed", "recompute", "gradient", "forward_only", "mixed"].includes(c));
-        if (st) el.classList.add(`st-${st}`);
+        if (st) el.classList.add(`tint-${st}`);
       } else if (id.startsWith("e:")) {
         this.markEdge(el, id.slice(2), savedFw, jointByName);
       }
@@ -193,9 +335,20 @@ export class GraphExplorer {
     // Graphviz-style edges carry "src->dst" in their <title>.
     for (const el of this.svg.querySelectorAll("g.edge")) {
       if (el.id?.startsWith("e:")) continue;
-      const t = el.querySelector("title")?.textContent;
-      if (t) this.markEdge(el, t, savedFw, jointByName);
+      const title = el.querySelector("title");
+      const t = title?.textContent;
+      if (t) {
+        const [src, dst] = t.split("->");
+        el.dataset.src = src.replace(/^[nxg]_/, "").replace(/~\d+$/, "");
+        el.dataset.dst = (dst || "").replace(/^[nxg]_/, "");
+        this.markEdge(el, t, savedFw, jointByName);
+      }
+      // "n_a->n_b" is noise for tooltips and screen readers: the edge stays a picture
+      title?.remove();
+      el.setAttribute("aria-hidden", "true");
     }
+    // nodes' own hover text is the title set above, not dot's cut-down copy of the label
+    for (const a of this.svg.querySelectorAll('[id^="n:"] a, [id^="x:"] a')) a.removeAttribute("xlink:title");
     this.countLabel.textContent = `${n} node${n === 1 ? "" : "s"}${g ? ` · ${g} group${g === 1 ? "" : "s"}` : ""}`;
   }
 
@@ -280,7 +433,8 @@ export class GraphExplorer {
   }
 
   // ---- search ---------------------------------------------------------------------------------
-  search(query) {
+  /** Highlights matches on screen; `list` also opens the results list (typing, not re-renders). */
+  search(query, { list = true } = {}) {
     this.query = query.trim().toLowerCase();
     const q = this.query;
     this.view.classList.toggle("searching", Boolean(q));
@@ -289,9 +443,7 @@ export class GraphExplorer {
     if (!q) { this.results.classList.add("hidden"); return; }
     const nodes = this.nodes;
     const hits = [];
-    for (const node of nodes.values()) {
-      if (node.name.toLowerCase().includes(q) || (node.target || "").toLowerCase().includes(q) || (node.module || "").toLowerCase().includes(q)) hits.push(node);
-    }
+    for (const node of nodes.values()) if (matches(node, q)) hits.push(node);
     const hitNames = new Set(hits.map((n) => n.name));
     const hitModules = hits.map((n) => n.module || "");
     for (const el of this.svg.querySelectorAll('[id^="n:"], [id^="g:"]')) {
@@ -302,7 +454,7 @@ export class GraphExplorer {
     }
     this.results.replaceChildren(...hits.slice(0, 60).map((n) => h("li", {
       role: "option", tabindex: "-1", style: "padding:.2rem .6rem;cursor:pointer;white-space:nowrap;overflow:hidden;text-overflow:ellipsis",
-      onclick: () => { this.results.classList.add("hidden"); this.select(n.name); },
+      onclick: () => { this.results.classList.add("hidden"); this.select(n.name).then(() => this.view.focus({ preventScroll: true })); },
       onkeydown: (e) => {
         if (e.key === "Enter") e.currentTarget.click();
         if (e.key === "ArrowDown") { e.preventDefault(); e.currentTarget.nextElementSibling?.focus(); }
@@ -312,7 +464,7 @@ export class GraphExplorer {
     }, h("span", { class: `status-pill ${n.status}` }, n.status.replace("_", " ")), " ", h("strong", {}, n.name), " ", h("span.muted", {}, `${n.target}${n.module ? ` · ${n.module}` : ""}`))));
     if (hits.length > 60) this.results.append(h("li.muted", { style: "padding:.2rem .6rem" }, `… ${hits.length - 60} more`));
     if (!hits.length) this.results.append(h("li.muted", { style: "padding:.2rem .6rem" }, "No match"));
-    this.results.classList.remove("hidden");
+    if (list) this.results.classList.remove("hidden");
   }
 
   // ---- pan & zoom -----------------------------------------------------------------------------
@@ -390,10 +542,24 @@ export class GraphExplorer {
       drag = null;
       this.view.classList.remove("dragging");
     });
+    // One click opens (or closes) a group in place; a double click drills into it.
+    // The first click has already redrawn the level (the group opened), so the second click of a
+    // double click lands on something else: it drills into the group the first click toggled.
     this.view.addEventListener("click", (e) => {
       if (this.suppressClick) return;
+      if (e.detail === 2 && this.lastToggle && performance.now() - this.lastToggle.at < 600) {
+        this.load(this.lastToggle.path);
+        this.lastToggle = null;
+        return;
+      }
+      if (e.detail > 1) return;
+      const group = e.target.closest?.('[id^="g:"], [id^="c:"]');
+      this.lastToggle = group ? { path: idOf(group).slice(2), at: performance.now() } : null;
       this.activate(e.target);
     });
+    const warm = (e) => { const g = e.target.closest?.('[id^="g:"]'); if (g) this.prefetch(idOf(g).slice(2)); };
+    this.view.addEventListener("pointerover", warm);
+    this.view.addEventListener("focusin", warm);
     this.view.addEventListener("keydown", (e) => {
       const step = this.vb ? this.vb.w * 0.1 : 0;
       const keys = {
@@ -402,7 +568,7 @@ export class GraphExplorer {
         "+": () => this.zoom(1 / 1.25), "=": () => this.zoom(1 / 1.25), "-": () => this.zoom(1.25),
         0: () => this.fit(), u: () => this.up(), Backspace: () => this.up(),
       };
-      if ((e.key === "Enter" || e.key === " ") && e.target !== this.view) { e.preventDefault(); this.activate(e.target); return; }
+      if ((e.key === "Enter" || e.key === " ") && e.target !== this.view) { e.preventDefault(); this.activate(e.target, { drill: e.shiftKey }); return; }
       if (keys[e.key] && (e.target === this.view || e.key.startsWith("Arrow") === false)) { e.preventDefault(); keys[e.key](); }
     });
   }
@@ -412,11 +578,13 @@ export class GraphExplorer {
     this.load(a.length > 1 ? a[a.length - 2] : "");
   }
 
-  activate(target) {
-    const el = target.closest?.('[id^="n:"], [id^="g:"], [id^="x:"]');
+  activate(target, { drill = false } = {}) {
+    const el = target.closest?.('[id^="n:"], [id^="g:"], [id^="x:"], [id^="c:"]');
     if (!el || !this.view.contains(el)) return;
     const id = idOf(el);
-    if (id.startsWith("g:")) this.load(id.slice(2));
+    if (id.startsWith("g:") || id.startsWith("c:")) {
+      if (drill) this.load(id.slice(2)); else this.toggle(id.slice(2));
+    }
     else if (id.startsWith("x:") || /~\d+$/.test(id)) this.select(nodeName(id), { reveal: true });
     else this.select(id.slice(2), { reveal: false });
   }

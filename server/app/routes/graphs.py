@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, cast
 
@@ -10,7 +11,14 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from ckpt_core.ir import NodeJSON
-from server.layout import LayoutError, Level, UnknownGroup, build_level, group_paths
+from server.layout import (
+    LayoutError,
+    Level,
+    UnknownGroup,
+    build_level,
+    child_groups,
+    group_paths,
+)
 from server.store import JobRecord
 
 from ..deps import Layouts, Service
@@ -32,6 +40,11 @@ class GraphKindName(StrEnum):
 Region = Annotated[int, Path(ge=0, le=10_000)]
 Expand = Annotated[str, Query(max_length=512, description=(
     "Group path to expand (e.g. `blocks.3.attn`); empty for the top level"))]
+Open = Annotated[str, Query(max_length=8192, description=(
+    "Comma-separated group paths opened in place inside the level (nested, several at once), "
+    "drawn as clusters around their contents"))]
+Depth = Annotated[int, Query(ge=0, le=8, description=(
+    "Also open every group up to this many levels below `expand` (\"expand all to depth N\")"))]
 SVG: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/svg+xml": {}}, "description": "the laid-out level"}}
 
@@ -55,21 +68,41 @@ def _graph_nodes(service: AnalysisService, job: JobRecord, region: int,
     return cast(list[NodeJSON], graph["nodes"])  # a stored document, validated when stored
 
 
-def _level(service: AnalysisService, job: JobRecord, region: int, kind: str,
-           expand: str) -> Level:
+def _paths(service: AnalysisService, job: JobRecord, region: int,
+           kind: str) -> Mapping[str, str]:
     cache = service.cache
-    level = cache.level(job.id, region, kind, expand)
+    paths = cache.group_paths(job.id, region, kind)
+    if paths is None:
+        nodes = _graph_nodes(service, job, region, kind)
+        joint = _region(service, job, region)["graphs"].get("joint", {}).get("nodes", [])
+        paths = cache.put_group_paths(job.id, region, kind, group_paths(nodes, joint))
+    return paths
+
+
+def open_set(service: AnalysisService, job: JobRecord, region: int, kind: str, expand: str,
+             open_: str, depth: int) -> tuple[str, ...]:
+    """The groups to open in place: those named in `open_` plus all to `depth`, sorted (the
+    layout's cache key)."""
+    named = {p.strip().strip(".") for p in open_.split(",") if p.strip().strip(".")}
+    if depth:
+        named |= child_groups(_paths(service, job, region, kind), expand, depth)
+    return tuple(sorted(named))
+
+
+def _level(service: AnalysisService, job: JobRecord, region: int, kind: str,
+           expand: str, opened: tuple[str, ...] = ()) -> Level:
+    cache = service.cache
+    # a level with groups opened in place is its own view: the open set is part of its key
+    key = expand + ("\0" + ",".join(opened) if opened else "")
+    level = cache.level(job.id, region, kind, key)
     if level is None:
         nodes = _graph_nodes(service, job, region, kind)
-        paths = cache.group_paths(job.id, region, kind)
-        if paths is None:
-            joint = _region(service, job, region)["graphs"].get("joint", {}).get("nodes", [])
-            paths = cache.put_group_paths(job.id, region, kind, group_paths(nodes, joint))
+        paths = _paths(service, job, region, kind)
         try:
-            level = build_level(nodes, paths, expand.strip("."))
+            level = build_level(nodes, paths, expand.strip("."), opened)
         except UnknownGroup as e:
             raise ApiError(404, "unknown_group", str(e)) from e
-        cache.put_level(job.id, region, kind, expand, level)
+        cache.put_level(job.id, region, kind, key, level)
     return level
 
 
@@ -97,11 +130,14 @@ def _graph_json(service: AnalysisService, analysis_id: str, region: int, kind: s
 
 
 def _svg(service: AnalysisService, layouts: Any, analysis_id: str, region: int, kind: str,
-         expand: str) -> bytes:
+         expand: str, open_: str = "", depth: int = 0) -> bytes:
     job = service.job(analysis_id)
-    level = _level(service, job, region, kind, expand)
+    expand = expand.strip(".")
+    opened = open_set(service, job, region, kind, expand, open_, depth)
+    level = _level(service, job, region, kind, expand, opened)
     try:
-        svg: bytes = layouts.svg(layouts.key(job.cache_key, region, kind, level.expand), level)
+        svg: bytes = layouts.svg(layouts.key(job.cache_key, region, kind, level.expand,
+                                             ",".join(opened)), level)
     except LayoutError as e:
         raise ApiError(503, "layout_failed", str(e)) from e
     return svg
@@ -109,10 +145,14 @@ def _svg(service: AnalysisService, layouts: Any, analysis_id: str, region: int, 
 
 @router.get("/{kind}.svg", responses={**SVG, **ERRORS}, summary="One level, laid out as SVG")
 async def graph_svg(analysis_id: str, region: Region, kind: GraphKindName, service: Service,
-                    layouts: Layouts, expand: Expand = "") -> Response:
-    """Nodes carry `id="n:<name>"`, collapsed groups `id="g:<path>"`; `class` holds the status."""
-    svg = await run_in_threadpool(_svg, service, layouts, analysis_id, region, kind.value, expand)
-    return Response(svg, media_type="image/svg+xml")
+                    layouts: Layouts, expand: Expand = "", open: Open = "",
+                    depth: Depth = 0) -> Response:
+    """Nodes carry `id="n:<name>"`, collapsed groups `id="g:<path>"`, groups opened in place
+    `id="c:<path>"` (clusters); `class` holds the status. A collapsed group's box carries a bar
+    of its members' statuses in proportion, with counts and bytes in its tooltip."""
+    svg = await run_in_threadpool(_svg, service, layouts, analysis_id, region, kind.value, expand,
+                                  open, depth)
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/{kind}/groups", response_model=GraphLevel, responses=ERRORS,
@@ -139,7 +179,7 @@ async def graph(analysis_id: str, region: Region, kind: GraphKindName, request: 
     """The region's graph (`nodes` in topological order, plus the region's `saved` values);
     `?format=svg` gives the laid-out level `expand` instead."""
     if format == "svg":
-        return await graph_svg(analysis_id, region, kind, service, layouts, expand)
+        return await graph_svg(analysis_id, region, kind, service, layouts, expand, "", 0)
     body = service.cache.response(graph_path(analysis_id, region, kind.value))
     if not isinstance(body, Body):  # first read: load the document off the event loop
         body = await run_in_threadpool(_graph_json, service, analysis_id, region, kind.value)
