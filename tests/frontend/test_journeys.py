@@ -329,7 +329,8 @@ def test_sweep_pareto_opens_a_plan(new_context: Any, server_url: str, shot: Any)
     page.locator("#pareto").scroll_into_view_if_needed()
     shot(page, "sweep-01-pareto")
     point = page.evaluate("""() => {
-      const gd = document.getElementById('pareto'), t = gd.data[0], j = t.customdata.indexOf(0);
+      const gd = document.getElementById('pareto'), t = gd.data[0];
+      const j = t.customdata.findIndex((c) => Number(c[0]) === 0);
       const r = gd.querySelector('.draglayer .xy .nsewdrag').getBoundingClientRect();
       const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
       return {x: r.left + xa.d2p(t.x[j]), y: r.top + ya.d2p(t.y[j])};

@@ -124,11 +124,13 @@ def test_size_limit(client: tuple[TestClient, Any]) -> None:
 def test_unknown_ids_are_404(client: tuple[TestClient, Any]) -> None:
     c, _ = client
     for path in ("/api/analyses/nope", "/api/analyses/nope/document", "/api/analyses/nope/events",
-                 "/api/analyses/" + "x" * 500, "/api/sweeps/nope", "/a/nope",
+                 "/api/analyses/" + "x" * 500, "/api/sweeps/nope",
                  "/api/analyses/nope/regions/0/graphs/forward"):
         r = c.get(path)
         assert r.status_code == 404, path
         assert r.json()["code"] == "not_found"
+    page = c.get("/a/nope")  # a page link: an HTML page that says what happened
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
 
 
 def test_privacy_headers_on_every_response(client: tuple[TestClient, Any]) -> None:
