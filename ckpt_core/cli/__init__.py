@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from . import analyze, diff, sweep, whatif
+from . import analyze, diff, export, sweep, whatif
 
 #: Subcommand modules; each has `register(subparsers)` which sets `func` on its parser.
-COMMANDS: list[ModuleType] = [analyze, diff, sweep, whatif]
+COMMANDS: list[ModuleType] = [analyze, diff, sweep, whatif, export]
 
 
 def build_parser(extra: Sequence[ModuleType] = ()) -> argparse.ArgumentParser:
