@@ -25,7 +25,8 @@ def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
     return out
 
 
-def start_server(data_dir: Path, backend: str = "auto") -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data_dir: Path, backend: str = "auto",
+                 **env_extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """`ckpt serve` on a free port of 127.0.0.1 (`CKPT_BACKEND=backend`, no rate limit), once
     it answers; returns the process and its base URL."""
     import httpx
@@ -33,7 +34,7 @@ def start_server(data_dir: Path, backend: str = "auto") -> tuple[subprocess.Pope
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "CKPT_BACKEND": backend, "CKPT_RATE_LIMIT": "0"}
+    env = {**os.environ, "CKPT_BACKEND": backend, "CKPT_RATE_LIMIT": "0", **env_extra}
     proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port),
                              "--data-dir", str(data_dir), "--log-level", "warning"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL)

@@ -21,6 +21,7 @@ from .routes import analyses, diffs, examples, graphs, health, memory, pages, sw
 from .security import SecurityMiddleware
 from .service import AnalysisService
 from .settings import ServerSettings
+from .streams import StreamSlots
 
 log = logging.getLogger("ckpt.server")
 
@@ -67,6 +68,7 @@ def create_app(settings: ServerSettings | None = None,
                   docs_url=None, redoc_url=None)
     app.state.settings = config
     app.state.rate_limiter = RateLimiter(config.submissions_per_minute)
+    app.state.stream_slots = StreamSlots(config.max_streams_per_client)
     errors.install(app)
     for module in (analyses, whatifs, graphs, memory, sweeps, diffs, examples, health, pages):
         app.include_router(module.router)

@@ -38,6 +38,8 @@ class ServerSettings:
       it collected are removed at once, and a deleted analysis' at its deletion.
     - `min_free_bytes`: with less free space under `data_dir`, `/readyz` says unavailable and
       submissions are refused with 507 (`CKPT_MIN_FREE_MB`, default 64).
+    - `max_streams_per_client`: live event streams one client address may hold at once
+      (`CKPT_MAX_STREAMS_PER_CLIENT`, default 16; more are refused with 429).
     - `allowed_hosts`: names this server answers to besides `localhost` and IP addresses
       (`CKPT_ALLOWED_HOSTS`, comma-separated; `*.example.com` for subdomains, `*` for any):
       a request addressed to another name is refused (400), against DNS rebinding.
@@ -67,6 +69,7 @@ class ServerSettings:
     queue_deadline_s: float = 900.0
     queue_retention_s: float = 3600.0
     min_free_bytes: int = 64 << 20
+    max_streams_per_client: int = 16
 
     def resolved(self) -> ServerSettings:
         """Fill URLs that default to paths under `data_dir`."""
@@ -98,6 +101,7 @@ class ServerSettings:
                                       e.get("CKPT_ALLOWED_ORIGINS", "").split(",") if o.strip()),
             queue_deadline_s=float(e.get("CKPT_QUEUE_DEADLINE_S", "900")),
             queue_retention_s=float(e.get("CKPT_QUEUE_RETENTION_S", "3600")),
+            max_streams_per_client=int(e.get("CKPT_MAX_STREAMS_PER_CLIENT", "16")),
             min_free_bytes=int(float(e.get("CKPT_MIN_FREE_MB", "64")) * (1 << 20)),
             allowed_hosts=frozenset(h.strip().lower() for h in
                                     e.get("CKPT_ALLOWED_HOSTS", "").split(",") if h.strip()),

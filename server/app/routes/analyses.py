@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
-
-from server.store import FINAL_STATUSES
 
 from ..deps import OwnerToken, Service, Submitter
 from ..encoding import Body, send
@@ -23,7 +18,7 @@ from ..models import (
     SubmissionResponse,
 )
 from ..payloads import ERRORS, parse_submission, status_body, submission_response
-from ..service import AnalysisService
+from ..streams import LiveStream, StreamSlots, event_body, job_events
 
 router = APIRouter(prefix="/api/analyses", tags=["analyses"])
 
@@ -82,43 +77,6 @@ def get_document(analysis_id: str, request: Request, service: Service) -> Respon
     return send(body, request)
 
 
-def _event_body(e: Any, since_s: float) -> dict[str, Any]:
-    """An event as one link's submitter sees it: a cached answer's events happened for its
-    first submitter, before this one submitted (`since_s`), and their times are not ours."""
-    return {"seq": e.seq, "stage": e.stage, "progress": e.progress, "message": e.message,
-            "at": max(e.at_s, since_s)}
-
-
-#: longest wait between two looks at a job's events; a change recorded by this server wakes the
-#: stream at once (`service.changes`)
-SSE_POLL_S = 0.25
-
-
-async def _sse(service: AnalysisService, job_id: str, after: int,
-               since_s: float) -> AsyncIterator[bytes]:
-    idle_s = 0.0
-    while True:
-        seen = service.changes.version(job_id)  # before reading: a change after it wakes us
-        await run_in_threadpool(service.sync, job_id)
-        events = await run_in_threadpool(service.store.events, job_id, after)
-        for e in events:
-            after = e.seq + 1
-            data = json.dumps(_event_body(e, since_s))
-            yield f"id: {e.seq}\nevent: {e.stage}\ndata: {data}\n\n".encode()
-            if e.stage in FINAL_STATUSES:
-                return
-        if not events:
-            job = await run_in_threadpool(service.store.job, job_id)
-            if job is None:
-                return
-        if idle_s >= 15.0:
-            idle_s = 0.0
-            yield b": keep-alive\n\n"
-        started = time.monotonic()
-        await service.changes.wait(job_id, seen, SSE_POLL_S)
-        idle_s = 0.0 if events else idle_s + time.monotonic() - started
-
-
 @router.get("/{analysis_id}/events", responses={
     200: {"description": "text/event-stream, or a JSON list with ?format=json",
           "content": {"text/event-stream": {}, "application/json": {}}}, **ERRORS})
@@ -129,20 +87,21 @@ async def get_events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> Response:
     """One `data:` JSON event per stage (stage, progress, message); the stream ends after
-    done, failed or cancelled. `?format=json` (or `Accept: application/json`) polls instead."""
+    done, failed or cancelled. `?format=json` (or `Accept: application/json`) polls instead.
+    A client may hold `CKPT_MAX_STREAMS_PER_CLIENT` streams at once (429 beyond)."""
     job = await run_in_threadpool(service.job, analysis_id)
     wants_json = format == "json" or (
         format is None and "application/json" in request.headers.get("accept", "")
         and "text/event-stream" not in request.headers.get("accept", ""))
     if wants_json:
         events = await run_in_threadpool(service.store.events, job.id, after)
-        body = [JobEventBody(**_event_body(e, job.created_at_s)).model_dump() for e in events]
+        body = [JobEventBody(**event_body(e, job.created_at_s)).model_dump() for e in events]
         return Response(json.dumps(body), media_type="application/json")
     if last_event_id and last_event_id.isdigit():
         after = int(last_event_id) + 1
-    return StreamingResponse(_sse(service, job.id, after, job.created_at_s),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    slots: StreamSlots = request.app.state.stream_slots
+    release = slots.take(request.client.host if request.client else "unknown")
+    return LiveStream(job_events(service, job.id, after, job.created_at_s), release)
 
 
 @router.delete("/{analysis_id}", status_code=204, responses=ERRORS)

@@ -38,6 +38,7 @@ def readyz(request: Request, service: Service) -> JSONResponse:
             checks[f"queue {queue}"] = (
                 f"{len(names)} consumer{'s' if len(names) != 1 else ''}: {', '.join(names)}"
                 if names else "no consumer: jobs for it are refused") + waiting
+    checks["live streams"] = str(request.app.state.stream_slots.held())
     pool_status = getattr(service.backend, "pool_status", None)
     if callable(pool_status):
         checks.update({f"sandboxes {name}": text for name, text in pool_status().items()})

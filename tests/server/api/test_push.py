@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from server.app import streams
 from server.app.changes import ChangeBoard
-from server.app.routes import analyses as analyses_routes
 from server.jobs import STAGES, JobEvent, JobOutcome, JobSpec
 
 from .conftest import ClientFactory
@@ -76,7 +76,7 @@ class PushingBackend:
 def test_a_reported_change_reaches_the_sse_stream_without_polling(
         make_client: ClientFactory, mlp_doc: dict[str, Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(analyses_routes, "SSE_POLL_S", HOUR)
+    monkeypatch.setattr(streams, "KEEPALIVE_S", HOUR)
     backend = PushingBackend(mlp_doc)
     with make_client(backend, job_poll_s=HOUR) as (c, _):
         sub = submit(c)
