@@ -157,3 +157,13 @@ def test_a_live_model_cannot_be_analysed_fake() -> None:
     with pytest.raises(SettingsError, match="snippet"):
         ckpt_core.analyze(torch.nn.Linear(2, 2), (torch.randn(1, 2),),
                                 ckpt_core.Settings(execution="fake"))
+
+
+def test_a_fake_sweep_gives_the_real_plans() -> None:
+    def plans(execution: str) -> list[list[list[str]]]:
+        settings = ckpt_core.Settings(device="cpu", execution=execution)
+        result = ckpt_core.sweep(EXAMPLES / "mlp_checkpoint.py", [1.0, 0.0], settings)
+        return [[[s.forward_node for s in r.saved] for r in p.analysis.regions]
+                for p in result.points]
+
+    assert plans("fake") == plans("real")
