@@ -417,3 +417,35 @@ def test_hazards_panel_links_to_its_nodes(new_context: Any, server_url: str, sho
     page.goto(f"/a/{clean}")
     ready(page)
     assert page.locator("#hazards").is_hidden()
+
+
+def test_whatif_apply_shows_the_new_plan(new_context: Any, server_url: str, shot: Any) -> None:
+    """Inspector → "this op everywhere: save" → pending bar → apply → the new plan (its own link)
+    with what moved against the original, and the policy code to copy."""
+    analysis_id = submit(server_url, "mlp_checkpoint")
+    page = new_context().new_page()
+    page.goto(f"/a/{analysis_id}#graph=forward&node=addmm_1")
+    ready(page)
+    page.wait_for_function("document.querySelector('#inspector h3')?.textContent"
+                           ".includes('addmm_1')")
+    page.click("[data-whatif='op:aten.addmm.default|MUST_SAVE']")
+    bar = page.locator("#whatif-bar")
+    bar.wait_for()
+    assert "op:aten.addmm.default" in bar.inner_text()
+    shot(page, "whatif-pending")
+    page.click("#whatif-apply")
+    page.wait_for_url(f"**/a/*?base={analysis_id}*", timeout=180_000)
+    ready(page)
+    panel = page.locator("#whatif")
+    panel.wait_for()
+    assert "op:aten.addmm.default → save" in panel.inner_text()
+    page.wait_for_function("document.querySelector('#whatif-changes')?.textContent"
+                           ".includes('changed fate')", timeout=30_000)
+    assert page.locator(".whatif-moved li").count() > 0
+    assert page.locator(".graph-view .match").count() > 0  # the changes, highlighted
+    page.click("#whatif-export-toggle")
+    assert "def policy_for_block()" in page.locator("#whatif-code").inner_text()
+    assert page.locator("#whatif-bar").count() == 0  # applied: nothing pending
+    new_id = page.evaluate("location.pathname").rsplit("/", 1)[-1]
+    assert new_id != analysis_id
+    shot(page, "whatif-plan")

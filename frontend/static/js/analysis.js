@@ -6,6 +6,7 @@ import { GraphExplorer, legend } from "./graph.js";
 import { renderMemory, regionMemory } from "./memory.js";
 import { ProgressPanel } from "./progress.js";
 import { renderHazards } from "./hazards.js";
+import { initWhatIf, whatifActions } from "./whatif.js";
 import { h, $, fmtBytes, fmtFlops, fmtTime, fmtPct, readHash, writeHash, copyText, toast, rememberAnalysis, recentAnalyses, analysisIdFrom, settingsSummary } from "./util.js";
 
 const id = decodeURIComponent(location.pathname.replace(/^\/a\//, "").replace(/\/$/, ""));
@@ -235,6 +236,7 @@ function renderInspector() {
         : [],
     ),
     links.length ? h("div.links", {}, ...links) : null,
+    whatifActions(node, state.graph),
   );
 }
 
@@ -383,6 +385,22 @@ async function main() {
     onSelect: (name) => { state.node = name; saveHash(); renderInspector(); },
     onLevel: (level, { open, depth } = {}) => { state.level = level; state.open = open || []; state.depth = depth || 0; saveHash(); },
   });
+  let marked = null;
+  const mark = () => {
+    // the changed nodes, and the module groups holding them at this level
+    if (!marked || state.graph !== "forward") return;
+    const modules = [...marked].map((n) => graphNodes("forward").get(n)?.module || "");
+    explorer.view.classList.add("searching");
+    for (const el of explorer.view.querySelectorAll('[id^="n:"], [id^="g:"]')) {
+      const key = el.id.slice(2).replace(/~\d+$/, "");
+      const on = el.id.startsWith("n:") ? marked.has(key)
+        : modules.some((m) => m === key || m.startsWith(`${key}.`));
+      if (on !== el.classList.contains("match")) el.classList.toggle("match", on);
+    }
+  };
+  // the explorer redraws on every level: mark what changed again each time
+  new MutationObserver(mark).observe(explorer.view, { childList: true, subtree: true });
+  initWhatIf({ id, doc, openRef, highlight: (names) => { marked = names; mark(); } });
   renderSource();
   renderInspector();
   setTab(state.tab, false);
