@@ -17,7 +17,18 @@ from . import errors
 from .backend import make_backend
 from .fastpath import FastPathMiddleware
 from .limits import LimitsMiddleware, RateLimiter
-from .routes import analyses, diffs, examples, graphs, health, memory, pages, sweeps, whatifs
+from .routes import (
+    analyses,
+    diffs,
+    examples,
+    exports,
+    graphs,
+    health,
+    memory,
+    pages,
+    sweeps,
+    whatifs,
+)
 from .security import SecurityMiddleware
 from .service import AnalysisService
 from .settings import ServerSettings
@@ -70,7 +81,8 @@ def create_app(settings: ServerSettings | None = None,
     app.state.rate_limiter = RateLimiter(config.submissions_per_minute)
     app.state.stream_slots = StreamSlots(config.max_streams_per_client)
     errors.install(app)
-    for module in (analyses, whatifs, graphs, memory, sweeps, diffs, examples, health, pages):
+    for module in (analyses, whatifs, graphs, exports, memory, sweeps, diffs, examples, health,
+                   pages):
         app.include_router(module.router)
     app.add_middleware(FastPathMiddleware)
     app.add_middleware(LimitsMiddleware, max_body_bytes=config.max_request_bytes,

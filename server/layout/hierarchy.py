@@ -254,6 +254,7 @@ def _node_label(n: NodeDict) -> tuple[str, str]:
     short = target.removeprefix("aten.").rsplit(".default", 1)[0]
     shape = n.get("shape")
     dims = "×".join(str(d) for d in shape) if shape else ""
-    lines = [str(n["name"]), short] + ([dims] if dims else [])
+    lines = [str(n["name"])] + ([short] if short and short != n["name"] else []) \
+        + ([dims] if dims else [])
     full = "\n".join(lines)
     return "\n".join(_fit(line, 22) for line in lines), full

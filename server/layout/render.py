@@ -27,7 +27,7 @@ from ckpt_core.units import fmt_bytes
 from .hierarchy import Cluster, Item, Level
 
 #: Bump when the drawing changes, so cached layouts are not reused.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 DOT_TIMEOUT_S = 60.0
 
 GRAPH_ATTRS = {

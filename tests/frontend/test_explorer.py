@@ -153,3 +153,20 @@ def test_search_aliases_close_on_selection_and_enter_selects(
     assert "scaled_dot_product" in page.locator("#inspector").inner_text()
     page.wait_for_timeout(300)  # the list stays closed once the level with the node renders
     assert page.locator(".search-results.hidden").count() == 1
+
+
+def test_download_for_model_explorer(new_context: Any, gpt_id: str, shot: Any,
+                                     tmp_path: Any) -> None:
+    page = new_context(accept_downloads=True).new_page()
+    page.goto(f"/a/{gpt_id}")
+    ready(page)
+    page.click("#export-btn")
+    shot(page, "export-01-menu")
+    with page.expect_download() as download:
+        page.click("#export-graph")
+    path = tmp_path / "graph.hfgraph"
+    download.value.save_as(str(path))
+    from model_explorer.builtin_hfgraph_adapter import BuiltinHfGraphAdapter
+
+    [collection] = BuiltinHfGraphAdapter().convert(str(path), {})["graphCollections"]
+    assert {g.id for g in collection.graphs} == {"r0.forward", "r0.backward", "r0.joint"}

@@ -61,8 +61,16 @@ function renderHeader() {
     sel.addEventListener("change", () => { state.region = Number(sel.value); state.level = ""; state.open = []; state.depth = 0; state.node = null; saveHash(true); renderCards(); showGraph(); renderSource(); renderInspector(); memoryRendered = null; if (state.tab === "memory") showMemory(); });
     header.append(h("label", { for: "region-select", class: "muted" }, "Region"), sel);
   }
+  const me = `/api/analyses/${encodeURIComponent(id)}/export/model-explorer`;
   header.append(h("span.spacer"),
     compareForm(),
+    h("details.export-menu", {},
+      h("summary", { class: "button", id: "export-btn", title: "Download for Google's Model Explorer" }, "Model Explorer ⤓"),
+      h("div.panel.export-list", { role: "menu" },
+        h("a", { href: me, download: `${id}.json`, role: "menuitem", id: "export-graph" }, "Graphs (forward, backward, joint)"),
+        h("a", { href: `${me}?overlay=status`, download: `${id}.status.nodedata.json`, role: "menuitem" }, "Overlay: colour by status"),
+        h("a", { href: `${me}?overlay=bytes`, download: `${id}.bytes.nodedata.json`, role: "menuitem" }, "Overlay: colour by bytes"),
+        h("p.muted", {}, "Open the graphs in Model Explorer, then add an overlay from its node-data panel."))),
     h("button", { type: "button", id: "copy-link", onclick: async () => {
       saveHash();
       const ok = await copyText(location.href);

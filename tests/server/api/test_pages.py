@@ -68,3 +68,18 @@ def test_palette_stylesheet_is_the_core_palette(client: tuple[TestClient, Any]) 
     # no status colour is defined a second time in the UI's stylesheet
     for status in ("saved", "recomputed", "forward-only", "gradient"):
         assert not re.search(rf"--{status}:\s*#", app_css), status
+
+
+def test_model_explorer_download(client: tuple[TestClient, Any]) -> None:
+    c, _ = client
+    job = submit(c)
+    wait_final(c, job["id"])
+    url = f"/api/analyses/{job['id']}/export/model-explorer"
+    r = c.get(url)
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    body = r.json()
+    assert [g["id"] for g in body["graphs"]][:2] == ["r0.forward", "r0.backward"]
+    status = c.get(url + "?overlay=status").json()
+    assert set(status) == {g["id"] for g in body["graphs"]}
+    assert c.get(url + "?overlay=nope").status_code == 422
+    assert c.get("/api/analyses/nosuchid/export/model-explorer").status_code == 404
