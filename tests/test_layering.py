@@ -73,3 +73,20 @@ def test_importing_ckpt_core_does_not_import_torch() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                        check=True)
     assert r.stdout.strip() == "False"
+
+
+def test_route_modules_do_not_import_each_other() -> None:
+    """Routers share `server/app/payloads.py` and `core.py`; one router importing another
+    would make a resource's module depend on an unrelated one."""
+    routes = REPO / "server" / "app" / "routes"
+    names = {p.stem for p in routes.glob("*.py")} - {"__init__"}
+    assert names
+    for path in routes.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                imported = {node.module} if node.module else {a.name for a in node.names}
+                assert not imported & names, f"routes/{path.name} imports routes.{imported}"
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "server.app.routes."):
+                raise AssertionError(f"routes/{path.name} imports {node.module}")

@@ -152,7 +152,8 @@ def test_memory_budget_recomputes_without_tags(analyze_example: Any) -> None:
     assert none["summary"]["saved_activation_bytes"] <= half["summary"]["saved_activation_bytes"]
     recomputes = by_status(half, "recompute", "backward")
     assert recomputes and all(n["policy"] is None for n in recomputes)
-    assert all(n["requested_policy"] is None for n in nodes(half, "joint"))
+    joint = nodes(half, "joint")
+    assert joint and all(n["requested_policy"] is None for n in joint)
 
 
 def test_two_regions_with_an_op_between(analyze_example: Any) -> None:
@@ -201,7 +202,7 @@ def test_sources_and_parameters_are_attached(analyze_example: Any) -> None:
     params = {n["param"] for n in fw if n["status"] == "parameter"}
     assert "inp.weight" in params and "block.0.weight" in params
     addmm = [n for n in fw if n["target"] == "aten.addmm.default"]
-    assert all(n["source"] and n["source"]["line"] > 0 for n in addmm)
+    assert addmm and all(n["source"] and n["source"]["line"] > 0 for n in addmm)
     assert all(n["flops"] and n["flops"] > 0 for n in addmm)
     assert {n["module"] for n in addmm} >= {"inp", "block.0", "block.2", "out"}
 
@@ -211,17 +212,18 @@ def test_why_follows_policies_and_partitioner_constraints(analyze_example: Any) 
     joint = nodes(doc, "joint")
     prefer = [n for n in joint if n["policy"] == "PREFER_RECOMPUTE" and n["op"] == "call_function"]
     # torch's own words, read off the min-cut flow graph
-    assert all("must recompute: marked by checkpoint policy" in n["partitioner_reasons"]
-               for n in prefer)
+    assert prefer and all("must recompute: marked by checkpoint policy" in n["partitioner_reasons"]
+                          for n in prefer)
     fw = nodes(doc, "forward")
     boundary = [n for n in fw if n["requested_policy"] == "PREFER_RECOMPUTE"
                 and n["policy"] == "MUST_SAVE"]
     assert boundary and all("turned the requested PREFER_RECOMPUTE into MUST_SAVE" in n["why"]
                             for n in boundary)
-    assert all("marked it MUST_SAVE" in n["why"] for n in fw
-               if n["requested_policy"] == "MUST_SAVE" and n["status"] == "saved")
+    must_save = [n for n in fw if n["requested_policy"] == "MUST_SAVE" and n["status"] == "saved"]
+    assert must_save and all("marked it MUST_SAVE" in n["why"] for n in must_save)
     recompute = by_status(doc, "recompute", "backward")
-    assert all(n["why"] and n["why"].startswith("recomputed in backward") for n in recompute)
+    assert recompute and all(n["why"] and n["why"].startswith("recomputed in backward")
+                             for n in recompute)
 
     budget = analyze_example("memory_budget", memory_budget=0.5)
     chosen = by_status(budget, "recomputed")

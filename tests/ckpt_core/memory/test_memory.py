@@ -129,7 +129,7 @@ def test_invariants() -> None:
     saved = reg.summary.saved_activation_bytes if reg.summary else 0
     assert tl.peak.bytes >= saved
     assert tl.peak.bytes == max(tl.live_bytes())
-    assert all(sum(s.category_bytes) == s.live_bytes for s in tl.steps)
+    assert tl.steps and all(sum(s.category_bytes) == s.live_bytes for s in tl.steps)
     plan = storage_plan(reg)
     last = len(plan.steps) - 1
     left = {s.category for s in plan.storages if s.last_step == last}
