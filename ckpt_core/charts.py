@@ -15,6 +15,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from . import palette
+from .memory.program import PROGRAM
 from .memory.storage import CATEGORIES
 from .memory.timeline import Timeline
 from .units import fmt_bytes, fmt_flops, fmt_seconds
@@ -32,40 +33,54 @@ CATEGORY_LABELS: dict[str, str] = {
 }
 
 
+def binary_unit(max_bytes: float) -> tuple[str, float]:
+    """The binary unit (B, KiB, MiB, GiB) a column or axis reaching `max_bytes` is shown in."""
+    for unit, size in (("GiB", 1024.0 ** 3), ("MiB", 1024.0 ** 2), ("KiB", 1024.0)):
+        if max_bytes >= size:
+            return unit, size
+    return "B", 1.0
+
+
 def timeline_figure(source: Timeline | dict[str, Any], *, region: int = 0,
                     title: str | None = None,
                     measured_live_bytes: Sequence[int] | None = None) -> Any:
     """The stacked timeline of one region, from a `Timeline`, its JSON, or the JSON of
-    `analyze_memory` (then `region` picks the timeline)."""
+    `analyze_memory` (then `region` picks the timeline; `PROGRAM` (-1): the whole program's).
+    Bytes are shown in one binary unit, on the axis and in every hover text alike."""
     timeline = _timeline_of(source, region)
     steps = timeline.steps
+    unit, size = binary_unit(max([timeline.peak.bytes, *(measured_live_bytes or ())]))
     x = [s.index for s in steps]
     hover = [
-        f"step {s.index} · {s.graph}<br>{s.node} = {s.target}<br>module: {s.module or '—'}"
-        f"<br>live: {fmt_bytes(s.live_bytes)}" for s in steps
+        f"step {s.index} · {'' if s.region is None else f'region {s.region} '}{s.graph}<br>"
+        f"{s.node} = {s.target}<br>module: {s.module or '—'}"
+        f"<br>live: {s.live_bytes / size:,.1f} {unit}" for s in steps
     ]
-    # [graph, node] per point, so a click in the browser can select the node in the graph view
-    nodes = [[s.graph, s.node] for s in steps]
+    # [graph, node(, region)] per point, so a click can select the node in the graph view
+    nodes = [[s.graph, s.node] if s.region is None else [s.graph, s.node, s.region]
+             for s in steps]
     fig = go.Figure()
     for c, category in enumerate(CATEGORIES):
         fig.add_trace(go.Scatter(
-            x=x, y=[s.category_bytes[c] for s in steps], name=CATEGORY_LABELS[category],
+            x=x, y=[s.category_bytes[c] / size for s in steps], name=CATEGORY_LABELS[category],
             mode="lines", stackgroup="live", line={"width": 0.5, "color": CATEGORY_COLORS[c]},
             text=hover, customdata=nodes, hovertemplate="%{text}<br>" + CATEGORY_LABELS[category]
-            + ": %{y:,} B<extra></extra>",
+            + f": %{{y:,.1f}} {unit}<extra></extra>",
         ))
     if measured_live_bytes is not None:
         fig.add_trace(go.Scatter(
-            x=x, y=list(measured_live_bytes), name="measured", mode="lines",
+            x=x, y=[b / size for b in measured_live_bytes], name="measured", mode="lines",
             line={"color": "black", "dash": "dot", "width": 1.5},
-            hovertemplate="measured: %{y:,} B<extra></extra>",
+            hovertemplate=f"measured: %{{y:,.1f}} {unit}<extra></extra>",
         ))
     peak = timeline.peak
+    peak_region = steps[peak.step].region if 0 <= peak.step < len(steps) else None
     fig.add_trace(go.Scatter(
-        x=[peak.step], y=[peak.bytes], name="peak", mode="markers+text",
+        x=[peak.step], y=[peak.bytes / size], name="peak", mode="markers+text",
         marker={"symbol": "triangle-down", "size": 12, "color": "black"},
         text=[f"peak {fmt_bytes(peak.bytes)}"], textposition="top center",
-        customdata=[[peak.graph, peak.node]],
+        customdata=[[peak.graph, peak.node] if peak_region is None
+                    else [peak.graph, peak.node, peak_region]],
         hovertemplate=(f"peak at step {peak.step} ({peak.graph})<br>{peak.node}<br>"
                        f"{fmt_bytes(peak.bytes)}<extra></extra>"),
     ))
@@ -75,8 +90,11 @@ def timeline_figure(source: Timeline | dict[str, Any], *, region: int = 0,
                        "x1": timeline.forward_steps - 0.5, "y0": 0, "y1": 1, "yref": "paper",
                        "line": {"dash": "dash", "color": "#555", "width": 1}})
     fig.update_layout(
-        title=title or f"Region {timeline.region}: live memory per step",
-        xaxis_title="step (forward nodes, then backward nodes)", yaxis_title="bytes",
+        title=title or (f"Region {timeline.region}: live memory per step" if timeline.region >= 0
+                        else "The whole program: live memory per step, every region"),
+        xaxis_title=("step (forward nodes, then backward nodes)" if timeline.region >= 0 else
+                     "step (each region's forward in order, then their backwards in reverse)"),
+        yaxis_title=f"live memory ({unit})",
         hovermode="closest", shapes=shapes, legend={"orientation": "h", "y": -0.2},
         margin={"l": 60, "r": 20, "t": 50, "b": 40},
     )
@@ -86,6 +104,10 @@ def timeline_figure(source: Timeline | dict[str, Any], *, region: int = 0,
 def _timeline_of(source: Timeline | dict[str, Any], region: int) -> Timeline:
     if isinstance(source, Timeline):
         return source
+    if region == PROGRAM and "timelines" in source:
+        if not source.get("program_timeline"):
+            raise ValueError("no program timeline: the analysis has one region")
+        return Timeline.from_dict(source["program_timeline"])
     if "timelines" in source:
         found = [t for t in source["timelines"] if t["region"] == region]
         if not found:

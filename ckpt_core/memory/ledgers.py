@@ -78,8 +78,8 @@ class RecomputeEntry:
     """One backward op that recomputes forward work: its FLOPs by the cost model
     (`flops_source`: `torch` for torch's flop counter, `elements` for the per-element estimate,
     `free` for views), the bytes it reads and writes (`bytes_moved`), its estimated `time_s` on
-    the analysis' device profile, and its result `bytes`; a view (`is_view`) allocates nothing,
-    so totals leave its bytes out."""
+    the analysis' device profile, and the `bytes` its result allocates (0 for a view, `is_view`:
+    an alias of its input costs nothing)."""
 
     region: int
     node: str
@@ -239,11 +239,12 @@ def recompute_ledger(source: Analysis | dict[str, Any]) -> RecomputeLedger:
             if n.status != "recompute":
                 continue
             c = op_cost(n, bw_nodes)
+            is_view = n.view_of is not None or is_runtime_alias(n)
             entries.append(RecomputeEntry(
                 region=region.index, node=n.name, recompute_of=n.recompute_of,
-                op=n.wraps or n.target, flops=c.flops, bytes=n.bytes, module=n.module,
-                line=n.source.line if n.source else None, step=offset + i,
-                is_view=n.view_of is not None or is_runtime_alias(n),
+                op=n.wraps or n.target, flops=c.flops, bytes=0 if is_view else n.bytes,
+                module=n.module, line=n.source.line if n.source else None, step=offset + i,
+                is_view=is_view,
                 flops_source=c.flops_source, bytes_moved=c.bytes_moved,
                 time_s=op_time_s(c, n.dtype, profile),
             ))
@@ -262,7 +263,7 @@ def recompute_ledger(source: Analysis | dict[str, Any]) -> RecomputeLedger:
 
 def _total(entries: list[RecomputeEntry]) -> Totals:
     return Totals(count=len(entries), flops=sum(e.flops for e in entries),
-                  bytes=sum(e.bytes for e in entries if not e.is_view),
+                  bytes=sum(e.bytes for e in entries),
                   bytes_moved=sum(e.bytes_moved for e in entries),
                   time_s=sum(e.time_s for e in entries))
 

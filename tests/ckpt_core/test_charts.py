@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ckpt_core.charts import CATEGORY_LABELS, pareto_figure, timeline_figure
 from ckpt_core.memory import CATEGORIES, memory_timeline
 from ckpt_core.sweep import sweep_from_analyses
@@ -15,13 +17,15 @@ def test_timeline_figure_structure() -> None:
     assert names == [*(CATEGORY_LABELS[c] for c in CATEGORIES), "measured", "peak"]
     stacked = fig.data[: len(CATEGORIES)]
     assert all(t.stackgroup == "live" and len(t.x) == len(tl.steps) for t in stacked)
+    # bytes in one binary unit (KiB here), on the axis and in every hover text
     totals = [sum(vals) for vals in zip(*(t.y for t in stacked), strict=True)]
-    assert totals == tl.live_bytes()
+    assert totals == pytest.approx([b / 1024 for b in tl.live_bytes()])
+    assert fig.layout.yaxis.title.text == "live memory (KiB)"
     peak = fig.data[-1]
-    assert list(peak.x) == [tl.peak.step] and list(peak.y) == [tl.peak.bytes]
+    assert list(peak.x) == [tl.peak.step] and list(peak.y) == [tl.peak.bytes / 1024]
     hover = stacked[0].text[tl.peak.step]
     assert "relu_1" in hover and "aten.relu.default" in hover and "act" in hover
-    assert "1.2 KiB" in hover
+    assert "1.2 KiB" in hover and all("KiB" in t.hovertemplate for t in stacked)
     # a dashed line marks where the backward starts
     assert fig.layout.shapes[0].x0 == tl.forward_steps - 0.5
 

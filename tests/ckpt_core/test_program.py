@@ -116,3 +116,19 @@ def test_library_paths_are_relative_to_site_packages() -> None:
     import logging
 
     assert display_path(logging.__file__, "/tmp/s.py") == "logging/__init__.py"
+
+
+def test_the_program_timeline_figure_speaks_one_unit_and_names_regions() -> None:
+    from ckpt_core.charts import timeline_figure
+    from ckpt_core.memory import PROGRAM, analyze_memory
+
+    a = _analysis(SECOND_REGION.format(tail="self.fc2(h)"))
+    memory = analyze_memory(a).to_dict()
+    fig = timeline_figure(memory, region=PROGRAM)
+    assert fig.layout.yaxis.title.text == "live memory (KiB)"
+    stacked = [t for t in fig.data if t.stackgroup == "live"]
+    assert all("KiB" in t.hovertemplate for t in stacked)
+    assert {tuple(cd)[2] for cd in stacked[0].customdata} == {0, 1}
+    with pytest.raises(ValueError, match="one region"):
+        timeline_figure(analyze_memory(_analysis(SECOND_REGION.replace(
+            'print("break")', "pass").format(tail="self.fc2(h)"))).to_dict(), region=PROGRAM)

@@ -31,6 +31,7 @@ CANNED = [
     ("mlp_checkpoint", {}),
     ("mlp_checkpoint", {"partitioner": "default"}),
     ("dropout_checkpoint", {}),
+    ("hf_use_cache_break", {}),
 ]
 STAGES = [("queued", 0.0, "waiting"), ("starting", 0.1, "starting"),
           ("tracing", 0.3, "compiling the snippet"), ("partitioning", 0.6, "partitioning"),

@@ -409,8 +409,7 @@ def test_hazards_panel_links_to_its_nodes(new_context: Any, server_url: str, sho
     link = panel.locator("[data-hazard=rng_recomputed] [data-hazard-node]").first
     name = link.get_attribute("data-hazard-node")
     link.click()
-    page.wait_for_function("(n) => document.querySelector('#inspector h3')?.textContent"
-                           ".includes(n)", arg=name)
+    page.locator("#inspector h3", has_text=str(name)).wait_for()
     assert page.evaluate("location.hash").count("graph=backward") == 1
     shot(page, "hazards-panel")
     clean = submit(server_url, "mlp_checkpoint")
@@ -449,3 +448,42 @@ def test_whatif_apply_shows_the_new_plan(new_context: Any, server_url: str, shot
     new_id = page.evaluate("location.pathname").rsplit("/", 1)[-1]
     assert new_id != analysis_id
     shot(page, "whatif-plan")
+
+
+def test_ledgers_read_in_one_unit_per_column(new_context: Any, server_url: str,
+                                            shot: Any) -> None:
+    analysis_id = submit(server_url, "mlp_checkpoint")
+    page = new_context(viewport={"width": 1400, "height": 1600}).new_page()
+    page.goto(f"/a/{analysis_id}")
+    ready(page)
+    serve_core_timeline_if_missing(page, server_url, analysis_id)
+    page.click("#tab-memory")
+    page.wait_for_selector("[data-ledger] tbody tr")
+    headers = page.eval_on_selector_all("[data-ledger] thead th",
+                                        "els => els.map(e => e.textContent.trim())")
+    # one region: no region column; units in the headers, not in every cell
+    assert not [h for h in headers if h.lower().startswith("region")], headers
+    assert any(h.endswith("(KiB)") or h.endswith("(B)") for h in headers), headers
+    assert any("(%)" in h for h in headers), headers
+    cells = page.eval_on_selector_all("[data-ledger] tbody td",
+                                      "els => els.map(e => e.textContent.trim())")
+    assert not [c for c in cells if c.endswith("KiB") or c.endswith("MiB")], cells[:20]
+    shot(page, "memory-ledgers")
+
+
+def test_graph_breaks_show_the_whole_program(new_context: Any, server_url: str,
+                                             shot: Any) -> None:
+    analysis_id = submit(server_url, "hf_use_cache_break")
+    page = new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(f"/a/{analysis_id}")
+    ready(page)
+    card = page.locator("[data-card=saved_bytes]").inner_text()
+    assert "all regions" in card and "kept across graph breaks" in card
+    page.click("#tab-memory")
+    page.wait_for_selector("#timeline .main-svg", timeout=30_000)
+    assert "The whole program" in page.locator("#timeline").inner_text()
+    shot(page, "program-timeline")
+    # region 1 keeps the hidden state region 0 made: its ledger lists it as a handover
+    page.select_option("#region-select", "1")
+    page.locator("[data-ledger]", has_text="handover").first.wait_for(timeout=30_000)
+    shot(page, "program-handover-ledger")

@@ -315,7 +315,8 @@ function showMemory() {
   renderMemory($("#memory"), {
     id, doc, status, region: state.region, sweepId: state.sweep || status.sweep_id || doc.sweep_id || null,
     onSweep: (sweepId) => { state.sweep = sweepId; saveHash(); },
-    onSelect: (name, graph) => {
+    onSelect: (name, graph, region) => {
+      if (region != null && region !== state.region) { openRef({ region, graph: graph || "forward", name }); return; }
       const kind = graph && graphNodes(graph).has(name) ? graph : graphNodes("forward").has(name) ? "forward" : graphNodes("backward").has(name) ? "backward" : "joint";
       setTab("graph");
       selectNode(name, kind);

@@ -42,7 +42,7 @@ export const api = {
   events: (id) => request("GET", `/api/analyses/${enc(id)}/events?format=json`),
   document: (id) => request("GET", `/api/analyses/${enc(id)}/document`),
   memory: (id) => request("GET", `/api/analyses/${enc(id)}/memory`),
-  timelineFigure: (id) => request("GET", `/api/analyses/${enc(id)}/figures/timeline`),
+  timelineFigure: (id, region = 0) => request("GET", `/api/analyses/${enc(id)}/figures/timeline?region=${region}`),
   groups: (id, region, kind, expand) =>
     request("GET", `/api/analyses/${enc(id)}/regions/${region}/graphs/${kind}/groups${expand ? `?expand=${enc(expand)}` : ""}`),
   graphSvgUrl: (id, region, kind, expand, open = [], depth = 0) => {

@@ -20,7 +20,8 @@ export function loadPlotly() {
 /** [graph, node] that ckpt_core.charts puts in the customdata of every timeline point. */
 function pointRef(pt) {
   const cd = pt?.customdata;
-  return Array.isArray(cd) && cd.length === 2 ? { graph: cd[0], node: cd[1] } : { graph: null, node: null };
+  // [graph, node] on a region's timeline; [graph, node, region] on the whole program's
+  return Array.isArray(cd) && (cd.length === 2 || cd.length === 3) ? { graph: cd[0], node: cd[1], region: cd[2] ?? null } : { graph: null, node: null, region: null };
 }
 
 /** The node a timeline point belongs to (null when the figure does not say). */
@@ -36,9 +37,12 @@ export function regionMemory(memory, region) {
 /** The graph ("forward" / "backward") a timeline point belongs to, when the figure says. */
 export function pointGraph(pt) { return pointRef(pt).graph; }
 
+/** The region a point of the program's timeline belongs to (null on a region's own timeline). */
+export function pointRegion(pt) { return pointRef(pt).region; }
+
 function titleCase(key) { return key.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()); }
 
-const BYTE_KEY = /bytes$/, FLOP_KEY = /flops$/, TIME_KEY = /_s$/, SHARE_KEY = /(^share$|fraction$)/;
+const BYTE_KEY = /bytes(_moved)?$/, FLOP_KEY = /flops$/, TIME_KEY = /_s$/, SHARE_KEY = /(^share$|fraction$)/;
 // Steps index the timeline: they are not quantities, so they keep plain numbers.
 function kindOf(key) {
   return BYTE_KEY.test(key) ? "bytes" : FLOP_KEY.test(key) ? "flops" : TIME_KEY.test(key) ? "time" : SHARE_KEY.test(key) ? "percent" : null;
@@ -47,13 +51,14 @@ function kindOf(key) {
 export function columnsFor(rows) {
   const keys = [];
   for (const r of rows.slice(0, 50)) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
-  const varies = (k) => rows.length < 2 || new Set(rows.map((r) => JSON.stringify(r[k] ?? null))).size > 1;
+  // Rows are one region's (the page's region selector says which), so `region` never informs.
+  const varies = (k) => k !== "region" && (rows.length < 2 || new Set(rows.map((r) => JSON.stringify(r[k] ?? null))).size > 1);
   return keys.filter((k) => rows.some((r) => r[k] == null || typeof r[k] !== "object")).filter(varies).map((k) => {
     const num = rows.every((r) => r[k] == null || typeof r[k] === "number" || typeof r[k] === "boolean");
     const kind = kindOf(k);
     if (kind) {
       const { unit, fmt } = columnFormatter(kind, rows.map((r) => r[k]));
-      return { key: k, label: `${titleCase(k.replace(/_(bytes|s)$/, ""))} (${unit})`, num: true, fmt };
+      return { key: k, label: `${titleCase(k === "bytes" ? k : k.replace(/_(bytes|s)$/, ""))} (${unit})`, num: true, fmt };
     }
     return { key: k, label: titleCase(k), num, fmt: num ? (v) => (v == null ? "" : String(v)) : (k === "shape" ? (v) => (Array.isArray(v) ? v.join("×") : v ?? "") : null) };
   });
@@ -114,7 +119,8 @@ export async function renderMemory(root, { id, doc, status, region, sweepId, onS
   root.replaceChildren(h("p.muted", {}, "Loading memory…"));
   const [memory, figure] = await Promise.all([
     api.memory(id).catch(() => doc.memory || null),
-    api.timelineFigure(id).catch(() => null),
+    // With graph breaks the timeline is the whole program's (regions in autograd's order).
+    api.timelineFigure(id, doc.regions.length > 1 ? -1 : region).catch(() => null),
   ]);
   const parts = [];
   const timelinePanel = h("section.panel.wide", { "aria-label": "Memory timeline" },
@@ -135,20 +141,20 @@ export async function renderMemory(root, { id, doc, status, region, sweepId, onS
     const el = timelinePanel.querySelector("#timeline");
     const layout = { ...(figure.layout || {}), autosize: true, margin: { l: 70, r: 20, t: 30, b: 50, ...(figure.layout?.margin || {}) } };
     await Plotly.newPlot(el, figure.data || [], layout, { responsive: true, displaylogo: false });
-    el.on("plotly_click", (ev) => { const pt = ev.points?.[0]; const n = pt && pointNode(pt); if (n) onSelect(n, pointGraph(pt)); });
+    el.on("plotly_click", (ev) => { const pt = ev.points?.[0]; const n = pt && pointNode(pt); if (n) onSelect(n, pointGraph(pt), pointRegion(pt)); });
     // The peak: the figure marks it (a "peak" trace or annotation); offer it as a link too.
     const peakTrace = (figure.data || []).find((t) => /peak/i.test(t.name || ""));
     let peak = { node: null, graph: null };
     if (peakTrace) {
       const pt = { customdata: peakTrace.customdata?.[0] };
-      peak = { node: pointNode(pt), graph: pointGraph(pt) };
+      peak = { node: pointNode(pt), graph: pointGraph(pt), region: pointRegion(pt) };
     }
     if (!peak.node) {
       const reg = regionMemory(memory || doc.memory, region);
       if (reg?.peak?.node) peak = { node: reg.peak.node, graph: reg.peak.graph || null };
     }
     if (peak.node) {
-      timelinePanel.querySelector("#peak-link").replaceChildren(h("button.small", { type: "button", id: "peak-button", onclick: () => onSelect(peak.node, peak.graph) }, `Peak at ${peak.node} →`));
+      timelinePanel.querySelector("#peak-link").replaceChildren(h("button.small", { type: "button", id: "peak-button", onclick: () => onSelect(peak.node, peak.graph, peak.region) }, `Peak at ${peak.node} →`));
     }
   }
 

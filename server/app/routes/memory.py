@@ -47,7 +47,11 @@ def _timeline_figure(service: AnalysisService, analysis_id: str, region: int) ->
 
 @router.get("/figures/timeline", responses=JSON_OK)
 async def get_timeline_figure(analysis_id: str, service: Service,
-                              region: Annotated[int, Query(ge=0, le=10_000)] = 0) -> Response:
-    """The memory timeline of one region as a plotly figure (JSON)."""
+                              region: Annotated[int, Query(
+                                  ge=-1, le=10_000, description=(
+                                      "The region; -1: the whole program across graph breaks "
+                                      "(each region's forward in order, then their backwards "
+                                      "in reverse)"))] = 0) -> Response:
+    """The memory timeline of one region, or of the whole program, as a plotly figure (JSON)."""
     body = await run_in_threadpool(_timeline_figure, service, analysis_id, region)
     return Response(body, media_type="application/json")

@@ -224,6 +224,8 @@ def test_analyze_memory_bundles_every_view_and_round_trips() -> None:
     tl = memory_timeline(a)
     assert Timeline.from_dict(tl.to_dict()) == tl
     fig = timeline_figure(full, region=0)
-    assert list(fig.data[-1].y) == [1200]
+    # one binary unit for the axis and every hover: 1200 B is 1.17 KiB
+    assert list(fig.data[-1].y) == [1200 / 1024] and fig.layout.yaxis.title.text.endswith(
+        "(KiB)")
     with pytest.raises(ValueError, match="analyze_memory"):
         timeline_figure(memory_summary(a))
