@@ -1,7 +1,8 @@
 // The diff page: pick two analyses, show the GraphDiff's summary deltas, the nodes that changed,
-// the module rollup, and both forward graphs side by side (synchronised selection) or overlaid.
+// the module rollup, and both forward graphs side by side or overlaid. Side by side, the panes move
+// together: level, open groups, pan, zoom and selection; groups holding a change carry its count.
 import { api } from "./api.js";
-import { GraphExplorer } from "./graph.js";
+import { GraphExplorer, groupPaths } from "./graph.js";
 import { h, $, fmtBytes, fmtFlops, fmtTime, fmtSigned, readHash, writeHash, recentAnalyses, analysisIdFrom, settingsSummary, sortableTable } from "./util.js";
 
 const pair = decodeURIComponent(location.pathname.replace(/^\/diff\/?/, ""));
@@ -31,6 +32,14 @@ function deltaCell(d, fmt) {
 
 function stateName(row, i) { return row.states[i]?.name ?? null; }
 
+/** How the row's node was found in analysis `i` (the diff's `matched_by`), in words. */
+const MATCHED = { key: "same key (op, module, line)", structure: "structure: same op on matched inputs", anchor: "anchor (parameter or input)", fallback: "module + op + ordinal" };
+function matchedBy(row, i) {
+  const how = row.matched_by?.[i];
+  if (!row.states[i]) return "unmatched";
+  return how ? (MATCHED[how] || how) : "–";
+}
+
 function renderSummary(cmp) {
   const [a, b] = diff.analyses;
   const s = cmp.summary;
@@ -58,13 +67,14 @@ function renderTables(cmp) {
     return {
       node: sa?.name ?? sb?.name, node_b: sb?.name ?? null, target: r.target, module: r.module, line: r.line,
       status_a: sa ? sa.status : "(absent)", status_b: sb ? sb.status : "(absent)",
-      bytes: (sa ?? sb)?.bytes ?? 0,
+      bytes: (sa ?? sb)?.bytes ?? 0, matched_by: matchedBy(r, cmp.other),
     };
   });
   $("#moved-count").textContent = `${rows.length} of ${diff.rows.length} forward nodes`;
   $("#moved").replaceChildren(rows.length ? sortableTable([
     { key: "node", label: "Node (A)" }, { key: "status_a", label: "A" }, { key: "status_b", label: "B" },
     { key: "bytes", label: "Bytes", num: true, fmt: fmtBytes }, { key: "module", label: "Module" }, { key: "line", label: "Line", num: true }, { key: "target", label: "Op" },
+    { key: "matched_by", label: "Matched by" },
   ], rows, { onRow: (r) => selectFromA(r.node, r.node_b), initialSort: { key: "bytes", dir: -1 }, label: "Nodes that changed" }) : h("p.muted.body", {}, "No forward node changed fate."));
   const mods = cmp.modules.map((m) => ({
     module: m.module, saved_to_recomputed: m.saved_to_recomputed.count, recomputed_to_saved: m.recomputed_to_saved.count,
@@ -98,7 +108,8 @@ function inspect(name) {
   if (!r) { box.replaceChildren(name ? h("p.muted", {}, `${name} has no match in B.`) : h("p.muted", {}, "Select a node in either graph or in the table.")); return; }
   const cell = (s) => (s ? h("span", {}, h("span", { class: `status-pill ${s.status}` }, s.status.replace("_", " ")), ` ${s.name} · ${fmtBytes(s.bytes)}${s.policy ? ` · ${s.policy}` : ""}`) : h("span.muted", {}, "absent"));
   box.replaceChildren(h("dl", {}, h("dt", {}, "op"), h("dd", {}, h("code", {}, r.target)), h("dt", {}, "module"), h("dd", {}, r.module || "–"), h("dt", {}, "line"), h("dd", {}, r.line ?? "–"),
-    h("dt", {}, "A"), h("dd", {}, cell(r.states[0])), h("dt", {}, "B"), h("dd", {}, cell(r.states[1]))));
+    h("dt", {}, "A"), h("dd", {}, cell(r.states[0])), h("dt", {}, "B"), h("dd", {}, cell(r.states[1])),
+    h("dt", {}, "matched by"), h("dd", { title: "how the diff paired this node across the two analyses" }, matchedBy(r, 1))));
 }
 
 let syncing = false;
@@ -134,8 +145,75 @@ function setMode(mode) {
   $("#overlay-legend").classList.toggle("hidden", !overlay);
   $("#label-a").textContent = overlay ? "A, coloured by what changed in B" : `A · ${diff.analyses[0].snippet_name}`;
   explorers[0].opts.decorate = overlay ? (name) => fateClass(name) : null;
-  explorers[0].show({ region: 0, kind: "forward", level: explorers[0].level, select: state.node });
-  if (!overlay) explorers[1].show({ region: 0, kind: "forward", level: "", select: state.node && stateName(rowsByName[0].get(`0|${state.node}`) || { states: [] }, 1) });
+  explorers[0].show({ region: 0, kind: "forward", level: explorers[0].level, open: [...explorers[0].open], depth: explorers[0].depth, select: state.node });
+  if (!overlay) {
+    const a = explorers[0];
+    explorers[1].show({ region: 0, kind: "forward", level: a.level, open: [...a.open], depth: a.depth, select: state.node && stateName(rowsByName[0].get(`0|${state.node}`) || { states: [] }, 1) });
+  }
+}
+
+/** Changed nodes per group path of analysis i's forward graph (a change counts in every
+ *  enclosing group), so a collapsed group says how many changes it hides. */
+function changeCounts(cmp, i) {
+  const region = docs[i].regions[0];
+  const paths = groupPaths(region.graphs.forward.nodes, region.graphs.joint?.nodes || []);
+  const byKey = new Map(diff.rows.map((r) => [r.key, r]));
+  const out = new Map();
+  for (const key of cmp.changed) {
+    const r = byKey.get(key);
+    if (!r || r.region !== 0) continue;
+    const name = stateName(r, i);
+    const path = (name != null ? paths.get(name) : null) ?? r.module ?? "";
+    const parts = path.split(".");
+    for (let k = 1; k <= parts.length; k += 1) {
+      const p = parts.slice(0, k).join(".");
+      if (p) out.set(p, (out.get(p) || 0) + 1);
+    }
+  }
+  return out;
+}
+
+/** A "N changed" badge on a group's box. */
+function badge(el, count) {
+  if (!count) return;
+  el.classList.add("has-changes");
+  const box = el.getBBox();
+  const NS = "http://www.w3.org/2000/svg";
+  const g = document.createElementNS(NS, "g");
+  g.setAttribute("class", "chg-badge");
+  const label = `${count} changed`;
+  const w = 8 + label.length * 5.2;
+  const rect = document.createElementNS(NS, "rect");
+  Object.entries({ x: box.x + box.width - w + 4, y: box.y - 7, width: w, height: 13, rx: 6 }).forEach(([k, v]) => rect.setAttribute(k, String(v)));
+  const text = document.createElementNS(NS, "text");
+  Object.entries({ x: box.x + box.width - w / 2 + 4, y: box.y + 3, "text-anchor": "middle", "font-size": "9" }).forEach(([k, v]) => text.setAttribute(k, String(v)));
+  text.textContent = label;
+  g.append(rect, text);
+  el.append(g);
+  el.setAttribute("aria-label", `${el.getAttribute("aria-label")} ${count} node(s) inside changed fate.`);
+  const title = el.querySelector(":scope > title");
+  if (title) title.textContent = `${title.textContent}\n${count} node(s) inside changed fate`;
+}
+
+/** Side by side, pane `from` leads pane `to`: the same level and open groups, the same part of
+ *  the level on screen (as fractions of each layout), the same selection (selectFromA/B). */
+let navSync = false;
+function follow(from, to) {
+  return {
+    onLevel: (level, { open, depth } = {}) => {
+      const other = explorers[to];
+      if (navSync || state.mode !== "side" || !other) return;
+      if (other.level === level && other.depth === depth && [...other.open].sort().join() === (open || []).join()) return;
+      navSync = true;
+      other.show({ region: 0, kind: "forward", level, open, depth })
+        .then(() => other.followView(explorers[from].relativeView()))
+        .finally(() => { navSync = false; });
+    },
+    onView: (rel) => {
+      if (navSync || state.mode !== "side") return;
+      explorers[to]?.followView(rel);
+    },
+  };
 }
 
 async function main() {
@@ -158,9 +236,12 @@ async function main() {
   renderSummary(cmp);
   renderTables(cmp);
   $("#label-b").textContent = `B · ${diff.analyses[1].snippet_name}`;
+  const counts = [changeCounts(cmp, 0), changeCounts(cmp, 1)];
   explorers = [
-    new GraphExplorer($("#graph-a"), { analysisId: ids[0], doc: docs[0], region: 0, kind: "forward", label: "Graph of A", onSelect: (n) => { if (!syncing) selectFromA(n); } }),
-    new GraphExplorer($("#graph-b"), { analysisId: ids[1], doc: docs[1], region: 0, kind: "forward", label: "Graph of B", onSelect: (n) => { if (!syncing) selectFromB(n); } }),
+    new GraphExplorer($("#graph-a"), { analysisId: ids[0], doc: docs[0], region: 0, kind: "forward", label: "Graph of A", onSelect: (n) => { if (!syncing) selectFromA(n); },
+      decorateGroup: (path, el) => badge(el, counts[0].get(path)), ...follow(0, 1) }),
+    new GraphExplorer($("#graph-b"), { analysisId: ids[1], doc: docs[1], region: 0, kind: "forward", label: "Graph of B", onSelect: (n) => { if (!syncing) selectFromB(n); },
+      decorateGroup: (path, el) => badge(el, counts[1].get(path)), ...follow(1, 0) }),
   ];
   for (const b of document.querySelectorAll("[data-mode]")) b.addEventListener("click", () => setMode(b.dataset.mode));
   inspect(state.node);

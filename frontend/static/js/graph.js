@@ -328,6 +328,7 @@ export class GraphExplorer {
         // Tint the group by its dominant status (the server's class), in this page's palette.
         const st = [...el.classList].find((c) => ["saved", "recomputed", "recompute", "gradient", "forward_only", "mixed"].includes(c));
         if (st) el.classList.add(`tint-${st}`);
+        this.opts.decorateGroup?.(id.slice(2), el);
       } else if (id.startsWith("e:")) {
         this.markEdge(el, id.slice(2), savedFw, jointByName);
       }
@@ -468,9 +469,23 @@ export class GraphExplorer {
   }
 
   // ---- pan & zoom -----------------------------------------------------------------------------
-  setViewBox(v) {
+  setViewBox(v, { notify = true } = {}) {
     this.vb = v;
     this.svg?.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
+    if (notify && this.base) this.opts.onView?.(this.relativeView());
+  }
+
+  /** The view as fractions of the level's extent (another layout of the same level can follow). */
+  relativeView() {
+    const b = this.base, v = this.vb;
+    return { x: (v.x - b.x) / b.w, y: (v.y - b.y) / b.h, w: v.w / b.w, h: v.h / b.h };
+  }
+
+  /** Shows the same part of this level as `rel` (from `relativeView` of another pane). */
+  followView(rel) {
+    if (!this.base) return;
+    const b = this.base;
+    this.setViewBox({ x: b.x + rel.x * b.w, y: b.y + rel.y * b.h, w: rel.w * b.w, h: rel.h * b.h }, { notify: false });
   }
 
   fit() {
