@@ -111,24 +111,36 @@ def load_snippet(source: str, path: str, device: str, execution: str = "real") -
     if fake is not None:
         inputs = tuple(fake.mode.from_tensor(v) if isinstance(v, torch.Tensor) and not is_fake(v)
                        else v for v in inputs)
-        _check_fake_model(model)
+        _check_fake_model(model, inputs, device)
     elif isinstance(model, nn.Module):
         model = model.to(device)
     return LoadedSnippet(model=model, example_inputs=inputs, loss=loss, path=path, source=source,
                          fake=fake, module=module)
 
 
-def _check_fake_model(model: Callable[..., Any]) -> None:
-    """Under fake execution a real parameter would be real memory, mixed with fake values."""
-    if not isinstance(model, nn.Module):
-        return
-    real = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if not is_fake(t)]
+def _check_fake_model(model: Callable[..., Any], inputs: tuple[Any, ...], device: str) -> None:
+    """Under fake execution a real parameter would be real memory, mixed with fake values; and
+    a fake tensor on another device type (a `.cuda()` in a CPU analysis) would only fail deep
+    inside torch, or abort a CPU-only build, so both are named here."""
+    named = [*model.named_parameters(), *model.named_buffers()] \
+        if isinstance(model, nn.Module) else []
+    real = [n for n, t in named if not is_fake(t)]
     if real:
         raise SnippetContractError(
             "execution 'fake': `model` holds real tensors made outside torch's factory functions "
             f"({', '.join(real[:3])}{', ...' if len(real) > 3 else ''}); build parameters with "
             "nn layers or torch.empty/zeros/randn in the snippet's module code, or use "
             "execution 'real'"
+        )
+    wanted = torch.device(device).type
+    named += [(f"example_inputs[{i}]", v) for i, v in enumerate(inputs)
+              if isinstance(v, torch.Tensor)]
+    elsewhere = [f"{n} ({t.device})" for n, t in named if t.device.type != wanted]
+    if elsewhere:
+        raise SnippetContractError(
+            f"execution 'fake' on device {device!r}: tensors on another device: "
+            f"{', '.join(elsewhere[:3])}{', ...' if len(elsewhere) > 3 else ''}; leave device "
+            "placement to the analysis' device setting (no .cuda()/.to(device) in the snippet)"
         )
 
 

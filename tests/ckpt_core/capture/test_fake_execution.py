@@ -167,3 +167,11 @@ def test_a_fake_sweep_gives_the_real_plans() -> None:
                 for p in result.points]
 
     assert plans("fake") == plans("real")
+
+
+def test_a_tensor_made_on_another_device_is_named() -> None:
+    source = ("import torch\nfrom torch import nn\n\n"
+              "model = nn.Linear(4, 4)\n"
+              "example_inputs = (torch.randn(2, 4, device='cuda'),)\n")
+    with pytest.raises(SnippetContractError, match=r"example_inputs\[0\] \(cuda:0\)"):
+        ckpt_core.analyze_source(source, ckpt_core.Settings(device="cpu", execution="fake"))
