@@ -175,3 +175,14 @@ def test_a_tensor_made_on_another_device_is_named() -> None:
               "example_inputs = (torch.randn(2, 4, device='cuda'),)\n")
     with pytest.raises(SnippetContractError, match=r"example_inputs\[0\] \(cuda:0\)"):
         ckpt_core.analyze_source(source, ckpt_core.Settings(device="cpu", execution="fake"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device for the real side")
+@pytest.mark.parametrize("example", ["mlp_checkpoint", "dropout_checkpoint", "gpt_sac"])
+def test_fake_cuda_gives_the_real_cuda_analysis(example: str) -> None:
+    def doc(execution: str) -> dict[str, Any]:
+        settings = ckpt_core.Settings(device="cuda", execution=execution)
+        return comparable(ckpt_core.analyze_file(EXAMPLES / f"{example}.py", settings))
+
+    real, fake = doc("real"), doc("fake")
+    assert first_difference(real, fake) is None
