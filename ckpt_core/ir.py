@@ -466,11 +466,13 @@ class Analysis:
     """One complete analysis of one snippet under one `Settings`.
 
     Carries everything needed to reproduce it (`settings`, `torch_version`, `device`,
-    `snippet_sha256`) so a shared result stays meaningful. `summary` totals the regions'
-    summaries; `timings_s` gives seconds per stage. `hazards` lists what a user must know before
-    acting on the plan (see `Hazard`); `handovers` the values regions hand to later regions
-    (see `Handover`), so `summary` counts a value kept across a graph break once, as the
-    program's activation. The cost model adds `summary.recompute_time_s`,
+    `snippet_sha256`) so a shared result stays meaningful. `settings["execution"] == "fake"`
+    marks a fake-tensor analysis: every figure comes from shapes and dtypes with `device`'s op
+    choices, and nothing ran (a document without the key was executed for real). `summary`
+    totals the regions' summaries; `timings_s` gives seconds per stage. `hazards` lists what a
+    user must know before acting on the plan (see `Hazard`); `handovers` the values regions hand
+    to later regions (see `Handover`), so `summary` counts a value kept across a graph break
+    once, as the program's activation. The cost model adds `summary.recompute_time_s`,
     `forward_time_s`, `recompute_time_fraction`, `recompute_bytes_moved`, `cost_profile` and
     the `cost` key (`ckpt_core.cost.cost_summary`).
     """
