@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import os
 import time
@@ -74,16 +75,23 @@ DELTA_FIELDS = ("saved_activation_bytes", "recompute_flops", "recompute_bytes_mo
 @dataclass(frozen=True)
 class WhatIfResult:
     """A what-if: the new plan (`analysis`: a complete analysis whose `overrides` and `whatif`
-    keys say how it was made), the `base` it changed, their `diff`, the `deltas` (plan − base)
-    of memory and recompute cost, the `new_hazards`, the `plan` of tags and the `policy` code."""
+    keys say how it was made), the `base` it changed, the `deltas` (plan − base) of memory and
+    recompute cost, the `new_hazards`, the `plan` of tags, the `policy` code, and their `diff`
+    (computed when first asked for: a worker returns only the plan, and the server diffs
+    stored documents on demand)."""
 
     analysis: Analysis
     base: Analysis
-    diff: GraphDiff
     deltas: dict[str, float]
     new_hazards: tuple[Hazard, ...]
     plan: TagPlan
     policy: PolicyCode
+
+    @functools.cached_property
+    def diff(self) -> GraphDiff:
+        """What moved between the original and the plan (`ckpt_core.diff`)."""
+        with _collector_paused():
+            return diff([self.base, self.analysis], labels=["original", "what-if"])
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -201,8 +209,7 @@ def whatif_traced(t: Traced, base: Analysis, overrides: Sequence[Override],
                 "snippet": write_snippet(base.snippet_source, policy.code, plan.overrides),
             },
         )
-        graph_diff = diff([base, analysis], labels=["original", "what-if"])
-    return WhatIfResult(analysis=analysis, base=base, diff=graph_diff, deltas=deltas,
+    return WhatIfResult(analysis=analysis, base=base, deltas=deltas,
                         new_hazards=hazards, plan=plan, policy=policy)
 
 
