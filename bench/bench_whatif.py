@@ -5,11 +5,12 @@ figures, the deltas and the policy code: what the worker returns) ≤ 1.5× one 
 memory-budget sweep (the partition at a new budget and its memory figures), both on the same
 trace; the diff against the original, which the CLI prints and the API serves on demand, is
 timed apart. Each run asks for something not partitioned before (a new budget; a new
-override), alternating, after a warm-up of each. A sweep point whose saved set another budget already chose skips building the
-graphs again (`replay._same_plan_shortcut`); the target compares with a point that builds them,
-as every what-if does (its tags are new), and the plateau point is printed beside it. Prints the
-medians in wall-clock and in this process's CPU time (steadier on a shared machine) and their
-ratios, and exits 1 when the wall-clock ratio to a new-plan point is above the target.
+override), alternating, after a warm-up of each. A sweep point whose saved set another budget
+already chose skips building the graphs again (`replay._same_plan_shortcut`); the target
+compares with a point that builds them, as every what-if does (its tags are new), and the
+plateau point is printed beside it. Prints the medians in wall-clock and in this process's CPU
+time (steadier on a shared machine) and their ratios, and exits 1 when the wall-clock ratio to
+a new-plan point is above the target.
 
     .venv/bin/python bench/bench_whatif.py [--repeat 4] [--snippet examples/gpt_sac.py]
 """
