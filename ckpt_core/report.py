@@ -26,11 +26,11 @@ def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
         f"{fmt_bytes(s['saved_activation_bytes'])}; recomputed {s['recomputed_count']} op(s) = "
         f"{fmt_flops(s['recompute_flops'])} of {fmt_flops(s['forward_flops'])} forward",
     ]
-    out.extend(cost_lines(doc))
-    out.extend(hazard_lines(doc))
     if s.get("handover_saved_bytes"):
         out.append(f"  of which {fmt_bytes(s['handover_saved_bytes'])} handed from one region "
                    "to a later one that keeps it for backward (see the saved ledger)")
+    out.extend(cost_lines(doc))
+    out.extend(hazard_lines(doc))
     for brk in doc["graph_breaks"]:
         where = f"line {brk['line']}: {brk['code']}" if brk.get("line") else "unknown line"
         what = brk.get("explanation") or graph_break_headline(brk["reason"])
@@ -42,7 +42,7 @@ def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
             out.append(f"    hint: {brk['hint']}")
     for region in doc["regions"]:
         out.append("")
-        out.extend(_region_lines(region, top))
+        out.extend(_region_lines(region, top, doc.get("handovers") or []))
     return "\n".join(out)
 
 
@@ -96,7 +96,8 @@ def graph_break_headline(reason: str) -> str:
         lines[0] if lines else "?")
 
 
-def _region_lines(region: dict[str, Any], top: int) -> list[str]:
+def _region_lines(region: dict[str, Any], top: int,
+                  handovers: list[dict[str, Any]]) -> list[str]:
     rs = region["summary"]
     graphs = region["graphs"]
     counts = ", ".join(
@@ -125,7 +126,16 @@ def _region_lines(region: dict[str, Any], top: int) -> list[str]:
             f"    {s['forward_node']:<24} {fmt_bytes(s['bytes']):>10}  {s['dtype'] or '':<9}"
             f" {shape:<16} {node.get('target', ''):<28} {module} {where}".rstrip()
         )
-    others = [s for s in region["saved"] if s["kind"] not in ("activation", "rng_state")]
+    handed = {h["consumer"]["name"]: h for h in handovers
+              if h["consumer"]["region"] == region["index"]}
+    for s in region["saved"]:
+        h = handed.get(s["forward_node"])
+        if h is not None:
+            lines.append(f"  kept for backward from region {h['producer']['region']}: "
+                         f"{s['forward_node']} = its {h['producer']['name']} "
+                         f"({fmt_bytes(h['bytes'])}, an activation of the program)")
+    others = [s for s in region["saved"] if s["kind"] not in ("activation", "rng_state")
+              and s["forward_node"] not in handed]
     if others:
         kinds: dict[str, int] = {}
         for s in others:
