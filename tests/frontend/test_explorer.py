@@ -51,6 +51,19 @@ def test_groups_open_in_place_nested_and_deep_links_restore(
     assert {"blocks", "blocks.0", "blocks.1"} <= clusters(page)  # nested, several at once
     assert page.locator("[id='g:blocks.0.attn']").count() == 1
     shot(page, "explorer-02-open-in-place")
+    # the README's first picture: two blocks open in place, a saved node selected and explained
+    page.evaluate("""() => {
+      const view = document.querySelector('.graph-view').getBoundingClientRect();
+      const saved = [...document.querySelectorAll('.graph-view [id^="n:"].st-saved')];
+      const inside = saved.find((el) => {
+        const r = el.getBoundingClientRect();
+        return r.top > view.top && r.bottom < view.bottom
+          && r.left > view.left && r.right < view.right;
+      });
+      inside?.dispatchEvent(new MouseEvent('click', {bubbles: true, detail: 1}));
+    }""")
+    page.wait_for_selector("#inspector h3")
+    shot(page, "readme-explorer")
     opened = unquote(page.evaluate("location.hash"))
     assert "open=blocks,blocks.0,blocks.1" in opened, opened
 
