@@ -52,22 +52,27 @@ def measure_cpu() -> DeviceProfile:
 
 
 def cpu_profile() -> DeviceProfile:
-    """This CPU's profile: measured once per machine (and torch thread count), then cached."""
+    """This CPU's profile: measured once per machine, torch version and thread count, then
+    cached (one file holds every such key; written atomically, so concurrent analyses sharing
+    a home directory never read half a file)."""
     global _MEASURED
     if _MEASURED is not None:
         return _MEASURED
     path = _cache_path()
+    stored: dict[str, object] = {}
     try:
-        stored = json.loads(path.read_text())
-        if stored.get("key") == _key():
-            _MEASURED = DeviceProfile.from_dict(stored["profile"])
-            return _MEASURED
+        loaded = json.loads(path.read_text())
+        stored = loaded if isinstance(loaded, dict) else {}
+        _MEASURED = DeviceProfile.from_dict(stored[_key()])  # type: ignore[arg-type]
+        return _MEASURED
     except (OSError, ValueError, KeyError, TypeError):
         pass
     _MEASURED = measure_cpu()
     try:  # a read-only home (the sandbox) keeps the figure for this process only
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"key": _key(), "profile": _MEASURED.to_dict()}))
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**stored, _key(): _MEASURED.to_dict()}))
+        os.replace(tmp, path)
     except OSError:
         pass
     return _MEASURED
