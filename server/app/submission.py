@@ -45,10 +45,13 @@ def worker_device(execution: str, device: str) -> str:
 
 
 def job_spec(job: JobRecord, options: JobOptions | None = None) -> JobSpec:
-    """The backend job that computes a stored job (with other `options` if given)."""
-    return JobSpec(job_id=job.id, source=job.source, settings=job.settings,
-                   snippet_name=job.snippet_name,
-                   device=worker_device(str(job.settings.get("execution", "real")), job.device),
+    """The backend job that computes a stored job (with other `options` if given). A fake job
+    runs on a CPU worker for the device this server resolved (`auto` would otherwise resolve
+    on that worker, to its CPU)."""
+    execution = str(job.settings.get("execution", "real"))
+    settings = {**job.settings, "device": job.device} if execution == "fake" else job.settings
+    return JobSpec(job_id=job.id, source=job.source, settings=settings,
+                   snippet_name=job.snippet_name, device=worker_device(execution, job.device),
                    options=job.options if options is None else options)
 
 
