@@ -20,7 +20,7 @@ from .models import AnalysisRequest, AnalysisStatus, ErrorBody, SubmissionRespon
 from .submission import Submission
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429)}
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503, 507)}
 
 
 
