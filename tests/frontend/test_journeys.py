@@ -431,6 +431,16 @@ def test_whatif_apply_shows_the_new_plan(new_context: Any, server_url: str, shot
     bar = page.locator("#whatif-bar")
     bar.wait_for()
     assert "op:aten.addmm.default" in bar.inner_text()
+    # a module group's own menu: right-click it in the graph
+    page.goto(f"/a/{analysis_id}")
+    ready(page)
+    page.locator(".graph-view [id='g:block']").click(button="right")
+    page.locator("#whatif-menu").wait_for()
+    shot(page, "whatif-group-menu")
+    page.click("#whatif-menu [data-whatif='module:block|NO_CHECKPOINT']")
+    assert "module:block" in bar.inner_text()  # pending changes survive the reload
+    page.click("[aria-label='remove module:block']")
+    assert "module:block" not in bar.inner_text()
     shot(page, "whatif-pending")
     page.click("#whatif-apply")
     page.wait_for_url(f"**/a/*?base={analysis_id}*", timeout=180_000)

@@ -409,7 +409,7 @@ async function main() {
   };
   // the explorer redraws on every level: mark what changed again each time
   new MutationObserver(mark).observe(explorer.view, { childList: true, subtree: true });
-  initWhatIf({ id, doc, openRef, highlight: (names) => { marked = names; mark(); } });
+  initWhatIf({ id, doc, view: explorer.view, openRef, highlight: (names) => { marked = names; mark(); } });
   renderSource();
   renderInspector();
   setTab(state.tab, false);

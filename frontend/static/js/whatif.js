@@ -177,14 +177,40 @@ async function showChanges(base, box) {
   ctx.highlight(names);
 }
 
+// ---- a module group's menu (right-click, or the context-menu key on a focused group) ------------
+function groupMenu(view) {
+  view.addEventListener("contextmenu", (e) => {
+    const el = e.target.closest?.('[id^="g:"], [id^="c:"]');
+    if (!el) return;
+    e.preventDefault();
+    $("#whatif-menu")?.remove();
+    const path = el.getAttribute("id").slice(2);
+    const pick = (action) => () => { menu.remove(); addOverride(`module:${path}`, action); };
+    const box = el.getBoundingClientRect();
+    const x = e.clientX || box.left + box.width / 2, y = e.clientY || box.top + box.height / 2;
+    const menu = h("div.whatif-menu.panel#whatif-menu", { role: "menu", "aria-label": `What if: ${path}`,
+      style: `left:${x}px;top:${y}px` },
+    h("div.muted", {}, "What if module ", h("code", {}, path), "…"),
+    h("button.small", { type: "button", role: "menuitem", "data-whatif": `module:${path}|MUST_SAVE`, onclick: pick("MUST_SAVE") }, "save"),
+    h("button.small", { type: "button", role: "menuitem", "data-whatif": `module:${path}|PREFER_RECOMPUTE`, onclick: pick("PREFER_RECOMPUTE") }, "recompute"),
+    h("button.small", { type: "button", role: "menuitem", "data-whatif": `module:${path}|NO_CHECKPOINT`, onclick: pick("NO_CHECKPOINT") }, "no checkpoint"));
+    document.body.append(menu);
+    menu.querySelector("button").focus();
+    const close = (ev) => { if (!menu.contains(ev.target) || ev.key === "Escape") { menu.remove(); document.removeEventListener("pointerdown", close); document.removeEventListener("keydown", close); } };
+    setTimeout(() => { document.addEventListener("pointerdown", close); document.addEventListener("keydown", close); });
+  });
+}
+
 /**
- * Once the analysis is loaded: `{id, doc, openRef(ref), highlight(names)}`. Restores pending
- * changes of this analysis and, for a what-if plan, shows its panel.
+ * Once the analysis is loaded: `{id, doc, view, openRef(ref), highlight(names)}`. Restores
+ * pending changes of this analysis, offers a menu on module groups of `view`, and, for a what-if
+ * plan, shows its panel.
  */
 export function initWhatIf(context) {
   ctx = context;
   load();
   renderBar();
+  if (ctx.view) groupMenu(ctx.view);
   const root = $("#whatif");
   if (root && ctx.doc.whatif) {
     root.classList.remove("hidden");
