@@ -497,3 +497,32 @@ def test_graph_breaks_show_the_whole_program(new_context: Any, server_url: str,
     page.select_option("#region-select", "1")
     page.locator("[data-ledger]", has_text="handover").first.wait_for(timeout=30_000)
     shot(page, "program-handover-ledger")
+
+
+def test_new_analysis_form_sends_the_dynamo_and_cost_settings(new_context: Any,
+                                                              shot: Any) -> None:
+    page = new_context(viewport={"width": 1280, "height": 1100}).new_page()
+    page.goto("/")
+    page.wait_for_selector(".CodeMirror")
+    page.locator("summary", has_text="Dynamo and aot_autograd").click()
+    page.check("#set-disable_functionalization")
+    page.fill("#set-dynamo_config",
+              '{"ignore_logging_functions": ["logging.Logger.warning"]}')
+    page.select_option("#set-cost_profile", "h100")
+    shot(page, "new-analysis-dynamo-settings")
+    sent: list[Any] = []
+    page.on("request", lambda r: sent.append(r.post_data_json)
+            if r.method == "POST" and r.url.endswith("/api/analyses") else None)
+    page.click("#submit-btn")
+    # the starter snippet runs for real under these settings and its page opens
+    page.wait_for_url("**/a/*", timeout=180_000)
+    ready(page)
+    settings = sent[0]["settings"]
+    assert settings["disable_functionalization"] is True
+    assert settings["dynamo_config"] == {"ignore_logging_functions": ["logging.Logger.warning"]}
+    assert settings["cost_profile"] == "h100"
+    header = page.locator("#a-header").inner_text()
+    assert "disable_functionalization=true" in header
+    assert "dynamo.ignore_logging_functions=logging.Logger.warning" in header
+    assert "NVIDIA H100" in page.locator("[data-card=recompute_time]").inner_text()
+    shot(page, "analysis-with-dynamo-settings")
