@@ -1,8 +1,9 @@
 """Load on a real `ckpt serve` on 127.0.0.1 (its embedded sandboxed worker): N distinct
 snippets submitted at once, while a few clients keep reading a finished analysis' status.
 
-Prints how many submissions were accepted, finished, failed and lost (not final within
-`--timeout`), the wall time until the last one ended, and GET latency p50/p99 under that load.
+Prints how many submissions were accepted, done, failed and unfinished (not final within
+`--timeout` of their submission), the wall time until the last one ended, and GET latency
+p50/p99 under that load.
 
     .venv/bin/python bench/bench_load.py [--submissions 50] [--readers 4] [--timeout 900]
 """
@@ -51,7 +52,7 @@ async def submit_and_wait(http: httpx.AsyncClient, i: int, timeout_s: float) -> 
         if status in ("done", "failed", "cancelled"):
             return status
         await asyncio.sleep(1.0)
-    return "lost"
+    return "unfinished"
 
 
 async def read_loop(http: httpx.AsyncClient, url: str, stop: asyncio.Event,
@@ -84,7 +85,7 @@ async def run(base: str, submissions: int, readers: int, timeout_s: float) -> No
     accepted = sum(1 for o in outcomes if not o.startswith("refused"))
     q = statistics.quantiles(latencies_ms, n=100)
     print(f"{submissions} distinct submissions at once: accepted {accepted}, outcomes {counts}, "
-          f"lost {counts.get('lost', 0)}; all ended in {wall_s:.0f} s")
+          f"unfinished {counts.get('unfinished', 0)}; the bench waited {wall_s:.0f} s")
     print(f"GET status under that load ({len(latencies_ms)} requests, {readers} readers): "
           f"p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms (target 50 ms: {50 / q[98]:.1f}x); "
           f"connections dropped by the server and retried: {DROPPED[0]}")
