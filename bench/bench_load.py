@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -91,15 +92,33 @@ async def run(base: str, submissions: int, readers: int, timeout_s: float) -> No
           f"connections dropped by the server and retried: {DROPPED[0]}")
 
 
+def fake_document() -> dict[str, object]:
+    """A real analysis of the example (as a worker would return it)."""
+    import ckpt_core
+
+    doc: dict[str, object] = ckpt_core.analyze_source(SNIPPET, ckpt_core.Settings()).to_dict()
+    return doc
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=50)
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--fake-delay", type=float, default=None, metavar="S",
+                        help="a fake backend that answers each job with a stored analysis "
+                             "after S seconds: the server's own share of the load")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, base = start_server(Path(tmp) / "data", args.backend)
+        env: dict[str, str] = {}
+        backend = args.backend
+        if args.fake_delay is not None:
+            doc = Path(tmp) / "doc.json"
+            doc.write_text(json.dumps(fake_document()))
+            backend = "tests.server.api.fakes:backend_from_env"
+            env = {"CKPT_FAKE_DOC": str(doc), "CKPT_FAKE_DELAY_S": str(args.fake_delay)}
+        proc, base = start_server(Path(tmp) / "data", backend, **env)
         try:
             asyncio.run(run(base, args.submissions, args.readers, args.timeout))
             print("server still running" if proc.poll() is None else
