@@ -23,6 +23,7 @@ from ..source import snippet_sha256
 from .costing import with_cost
 from .run import capture, resolve_device
 from .snippet import LoadedSnippet, load_snippet
+from .torch_compat import version_hazards
 
 __all__ = ["analyze_file", "analyze_loaded", "analyze_model", "analyze_source"]
 
@@ -54,7 +55,7 @@ def analyze_loaded(
         timings_s={k: round(v, 6) for k, v in timings.items()},
     )
     analysis = with_cost(with_program_summary(analysis), settings, result.knapsack)
-    return with_found_hazards(analysis)
+    return with_found_hazards(analysis).with_hazards(*version_hazards())
 
 
 def analyze_source(source: str, settings: Settings | None = None, *,

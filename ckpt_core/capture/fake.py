@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..errors import SettingsError
+from .torch_compat import FakeTensor, FakeTensorMode
 
 _aten = torch.ops.aten
 _swap_tensors = torch.utils.swap_tensors

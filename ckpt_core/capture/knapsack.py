@@ -7,8 +7,8 @@ calls `_optimize_runtime_with_given_memory(memory, runtimes, …)` with one runt
 1 per op; `profile`: milliseconds benchmarked on the GPU). It returns the indices it keeps and
 those it recomputes; `expected_runtime` here is the sum of the recomputed candidates' runtimes —
 torch's own estimate of the recompute the budget added. We keep the last answer per partition
-without changing what torch computes (torch 2.13 keeps the function
-in `torch._functorch.partitioners`; elsewhere nothing is recorded and the key stays empty).
+without changing what torch computes (torch 2.13 to 2.15 keep the function in
+`torch._functorch.partitioners`; elsewhere nothing is recorded and the key stays empty).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import torch._functorch.config as functorch_config
-import torch._functorch.partitioners as partitioners
+from .torch_compat import functorch_config, partitioners
 
 _NAME = "_optimize_runtime_with_given_memory"
 

@@ -14,6 +14,8 @@ import torch.fx as fx
 from torch.utils._pytree import tree_flatten, tree_map
 from torch.utils.flop_counter import flop_registry
 
+from .torch_compat import HigherOrderOperator, OpOverload, OpOverloadPacket
+
 _RNG_WRAPPERS = frozenset(
     {"run_and_save_rng_state", "run_with_rng_state", "graphsafe_run_with_rng_state"}
 )
@@ -32,7 +34,7 @@ def policy_op(node: fx.Node) -> str | None:
     """The op a checkpoint `policy_fn` was called with for this node, when a decomposition made
     the node out of another op (torch's `original_aten`); None when it is the node's own target."""
     original = node.meta.get("original_aten")
-    if not isinstance(original, torch._ops.OpOverload) or original is node.target:
+    if not isinstance(original, OpOverload) or original is node.target:
         return None
     return str(original)
 
@@ -76,9 +78,9 @@ def target_name(node: fx.Node) -> str:
     target = node.target
     if node.op in ("placeholder", "output", "get_attr"):
         return str(target)
-    if isinstance(target, torch._ops.HigherOrderOperator):
+    if isinstance(target, HigherOrderOperator):
         return f"higher_order.{target.name()}"
-    if isinstance(target, torch._ops.OpOverload | torch._ops.OpOverloadPacket):
+    if isinstance(target, OpOverload | OpOverloadPacket):
         return str(target)
     if target is operator.getitem:
         return "operator.getitem"
@@ -91,9 +93,9 @@ def target_name(node: fx.Node) -> str:
 def wrapped_op(node: fx.Node) -> str | None:
     """For the RNG wrappers, the op they run (their first argument)."""
     target = node.target
-    if isinstance(target, torch._ops.HigherOrderOperator) and target.name() in _RNG_WRAPPERS:
+    if isinstance(target, HigherOrderOperator) and target.name() in _RNG_WRAPPERS:
         for arg in node.args:
-            if isinstance(arg, torch._ops.OpOverload | torch._ops.OpOverloadPacket):
+            if isinstance(arg, OpOverload | OpOverloadPacket):
                 return str(arg)
     return None
 
@@ -117,7 +119,7 @@ def view_base(node: fx.Node) -> fx.Node | None:
         if isinstance(parent, fx.Node):
             return parent if view_base(parent) is not None else None
         return None
-    if isinstance(target, torch._ops.OpOverload) and target.is_view:
+    if isinstance(target, OpOverload) and target.is_view:
         for arg in node.args:
             if isinstance(arg, fx.Node):
                 return arg
@@ -230,8 +232,8 @@ def flops(node: fx.Node) -> int | None:
     target: Any = node.target
     args: Any = node.args
     kwargs: Any = node.kwargs
-    if isinstance(target, torch._ops.HigherOrderOperator) and target.name() in _RNG_WRAPPERS:
-        ops = [a for a in args if isinstance(a, torch._ops.OpOverload)]
+    if isinstance(target, HigherOrderOperator) and target.name() in _RNG_WRAPPERS:
+        ops = [a for a in args if isinstance(a, OpOverload)]
         if not ops:
             return None
         target = ops[0]

@@ -2,10 +2,11 @@
 
 torch's `solve_min_cut` builds a networkx flow graph whose infinite-capacity edges carry a
 `reason` ("cannot recompute: compute intensive op", "must recompute: marked by checkpoint
-policy", "cannot save: non-tensor output", …). We read them off that graph when torch calls
-`networkx.minimum_cut`, without changing what torch computes. Under a memory budget the solver
-may cut several times; the last cut (the one the partition uses) wins. The same wrapper lets a
-sweep reuse max-flow results across budgets (`memoized_min_cuts`).
+policy", "cannot save: non-tensor output", …). We read them off that graph when torch calls its
+min-cut function (`networkx.minimum_cut` up to torch 2.14, torch's own `minimum_cut` from 2.15:
+`torch_compat.min_cut_sites`), without changing what torch computes. Under a memory budget the
+solver may cut several times; the last cut (the one the partition uses) wins. The same wrapper
+lets a sweep reuse max-flow results across budgets (`memoized_min_cuts`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Any
+
+from .torch_compat import min_cut_sites
 
 _SUFFIXES = ("_in", "_out")
 #: the dicts of the `record_min_cut_reasons` blocks now open, innermost last
@@ -49,50 +52,63 @@ def reasons_from_flow_graph(graph: Any) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in sorted(out.items())}
 
 
-# One wrapper over `networkx.minimum_cut` serves both uses below; it is installed while any of
-# their blocks is open, and the blocks may nest.
+# One wrapper over torch's min-cut function serves both uses below; it is installed while any of
+# their blocks is open, and the blocks may nest. Where the function lives depends on the torch
+# release (`torch_compat.min_cut_sites`).
 _CACHES: list[dict[tuple[Any, ...], Any]] = []
-_original: Any = None
+#: per wrapped site, (module, attribute, the original function)
+_originals: list[tuple[Any, str, Any]] = []
 _open_blocks = 0
 
 
-def _minimum_cut(graph: Any, source: Any, sink: Any, *args: Any, **kwargs: Any) -> Any:
+def _solve(original: Any, graph: Any, source: Any, sink: Any, *args: Any, **kwargs: Any) -> Any:
     if _ACTIVE:
         found = _ACTIVE[-1]
         found.clear()
         found.update(reasons_from_flow_graph(graph))
     if not _CACHES or args or kwargs:
-        return _original(graph, source, sink, *args, **kwargs)
+        return original(graph, source, sink, *args, **kwargs)
     cache = _CACHES[-1]
     key = (source, sink, tuple((u, v, data.get("capacity"))
                                for u, v, data in graph.edges(data=True)))
     if key not in cache:
-        cache[key] = _original(graph, source, sink)
+        cache[key] = original(graph, source, sink)
     cut_value, (reachable, non_reachable) = cache[key]
     return cut_value, (set(reachable), set(non_reachable))
 
 
+def _wrapper(original: Any) -> Any:
+    def minimum_cut(graph: Any, source: Any, sink: Any, *args: Any, **kwargs: Any) -> Any:
+        return _solve(original, graph, source, sink, *args, **kwargs)
+
+    minimum_cut.__wrapped__ = original  # type: ignore[attr-defined]
+    return minimum_cut
+
+
 @contextlib.contextmanager
 def _wrapped() -> Iterator[bool]:
-    """Yields False (and wraps nothing) when networkx is missing: torch then cannot run the
-    min-cut partitioner either."""
-    global _original, _open_blocks
-    try:
-        import networkx
-    except ImportError:
+    """Yields False (and wraps nothing) when no min-cut function is found: torch then cannot
+    run the min-cut partitioner either (networkx missing), or keeps it somewhere unknown."""
+    global _open_blocks
+    if _open_blocks == 0:
+        for site in min_cut_sites():
+            module = site.resolve()
+            if module is not None:
+                original = getattr(module, site.attribute)
+                _originals.append((module, site.attribute, original))
+                setattr(module, site.attribute, _wrapper(original))
+    if not _originals:
         yield False
         return
-    if _open_blocks == 0:
-        _original = networkx.minimum_cut
-        networkx.minimum_cut = _minimum_cut
     _open_blocks += 1
     try:
         yield True
     finally:
         _open_blocks -= 1
         if _open_blocks == 0:
-            networkx.minimum_cut = _original
-            _original = None
+            while _originals:
+                module, attribute, original = _originals.pop()
+                setattr(module, attribute, original)
 
 
 @contextlib.contextmanager

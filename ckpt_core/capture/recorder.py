@@ -18,11 +18,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import torch
 import torch.fx as fx
-from torch._functorch._aot_autograd.utils import make_boxed_func
-from torch._functorch.partitioners import default_partition, min_cut_rematerialization_partition
-from torch._inductor.custom_graph_pass import CustomPartitionerFn
 
 from ..ir import Graph
 from ..settings import Settings
@@ -31,6 +27,15 @@ from .convert import SourceLines, convert_graph
 from .handover import CallLog
 from .knapsack import record_knapsack
 from .reasons import record_min_cut_reasons
+from .torch_compat import (
+    CustomPartitionerFn,
+    aot_autograd,
+    compile_fx_capture_only,
+    default_partition,
+    make_boxed_func,
+    min_cut_rematerialization_partition,
+    reset_dynamo,
+)
 
 
 @dataclasses.dataclass
@@ -72,15 +77,10 @@ class Recorder:
         return self.call_log.wrap(region.index, compiled)
 
     def _inductor_backend(self, gm: fx.GraphModule, example_inputs: Sequence[Any]) -> Any:
-        from torch._inductor import config as inductor_config
-        from torch._inductor.compile_fx import compile_fx
-
-        with inductor_config.patch(custom_partitioner_fn=_RecordingPartitioner(self)):
-            return compile_fx(gm, example_inputs, inner_compile=self._inner_compile)
+        return compile_fx_capture_only(gm, example_inputs, _RecordingPartitioner(self),
+                                       self._inner_compile)
 
     def _aot_backend(self, gm: fx.GraphModule, example_inputs: Sequence[Any]) -> Any:
-        from torch._dynamo.backends.common import aot_autograd
-
         def fw_compiler(g: fx.GraphModule, _inputs: Sequence[Any]) -> Any:
             return self._inner_compile(g, _inputs, is_inference=self._inference_pending())
 
@@ -208,4 +208,4 @@ def _output_args(gm: fx.GraphModule) -> Any:
 
 def reset_torch_state() -> None:
     """Forget every compiled artifact so one analysis cannot influence the next."""
-    torch._dynamo.reset()
+    reset_dynamo()

@@ -14,18 +14,22 @@ import warnings
 from collections.abc import Container, Iterator, Mapping, Sequence
 from typing import Any
 
-import torch._functorch.config as functorch_config
-import torch._functorch.partitioners as partitioners
 import torch.fx as fx
-from torch._functorch.compile_utils import fx_graph_cse
-from torch._guards import TracingContext, detect_fake_mode, tracing
-from torch.fx._lazy_graph_module import _use_lazy_graph_module
 
 from ..ir import Graph, RawRegion
 from ..settings import Settings
 from . import meta
 from .reasons import current_reasons, memoized_min_cuts
 from .recorder import RecordedRegion, Recorder
+from .torch_compat import (
+    TracingContext,
+    _use_lazy_graph_module,
+    detect_fake_mode,
+    functorch_config,
+    fx_graph_cse,
+    partitioners,
+    tracing,
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch._dynamo
-import torch._functorch.config as functorch_config
 from torch import nn
 from torch.utils._pytree import tree_leaves
 
@@ -36,8 +34,15 @@ from .fake import check_fake_device
 from .handover import link_regions
 from .recorder import Recorder, reset_torch_state
 from .snippet import LoadedSnippet, default_device, describe_user_exception, user_frames
+from .torch_compat import (
+    GRAPH_BREAK_LOGGER,
+    dynamo_config,
+    dynamo_config_patch,
+    dynamo_exceptions,
+    functorch_config,
+    graph_break_artifact,
+)
 
-_GRAPH_BREAK_LOGGER = "torch._dynamo.symbolic_convert.__graph_breaks"
 _AT_RE = re.compile(r"Graph break in user code at (?P<file>.+):(?P<line>\d+)")
 _REASON_RE = re.compile(r"Graph Break Reason:\s*(?P<reason>.*?)(?:\nUser code traceback:|\Z)", re.S)
 _FILE_LINE_RE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
@@ -70,7 +75,7 @@ def torch_settings(settings: Settings) -> Iterator[None]:
     for flag in BAN_RECOMPUTE_FLAGS:
         patches[flag] = getattr(settings, flag)
     dynamo_patches = dynamo_config_patches(settings)
-    with functorch_config.patch(patches), torch._dynamo.config.patch(
+    with functorch_config.patch(patches), dynamo_config_patch(
         # a graph break raised by user code must not be retried silently with other settings
         suppress_errors=False, **dynamo_patches,
     ):
@@ -82,7 +87,7 @@ def dynamo_config_patches(settings: Settings) -> dict[str, Any]:
     functions resolved to the functions (an option missing from this torch is an error)."""
     out: dict[str, Any] = {}
     for key, value in settings.dynamo_config.items():
-        if not hasattr(torch._dynamo.config, key):
+        if not hasattr(dynamo_config, key):
             raise SettingsError(
                 f"settings.dynamo_config.{key}: torch {torch.__version__} has no such "
                 "torch._dynamo.config option")
@@ -173,23 +178,19 @@ def _labelled(reason: str, label: str) -> str | None:
 @contextlib.contextmanager
 def capture_graph_breaks(path: str, source: str) -> Iterator[_GraphBreakLog]:
     handler = _GraphBreakLog(path=path, lines=source.splitlines())
-    logger = logging.getLogger(_GRAPH_BREAK_LOGGER)
+    logger = logging.getLogger(GRAPH_BREAK_LOGGER)
     previous = (logger.level, logger.propagate, logger.disabled)
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False  # keep torch's own stderr printing out of our output
     logger.disabled = False
-    enabled = torch._logging._internal.log_state.is_artifact_enabled("graph_breaks")
-    if not enabled:
-        torch._logging._internal.log_state.enable_artifact("graph_breaks")
     try:
-        yield handler
+        with graph_break_artifact():
+            yield handler
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous[0])
         logger.propagate, logger.disabled = previous[1], previous[2]
-        if not enabled:
-            torch._logging._internal.log_state.artifact_names.discard("graph_breaks")
 
 
 @dataclass
@@ -247,7 +248,7 @@ def _compile_error(e: BaseException, snippet: LoadedSnippet) -> CkptError:
     frames = user_frames(e, snippet.path)
     if line is None and frames:
         line = frames[-1].lineno
-    exc_mod = torch._dynamo.exc
+    exc_mod = dynamo_exceptions
     if isinstance(e, exc_mod.Unsupported):
         return GraphBreakError(
             f"graph break with fullgraph=True: {text}", line=line

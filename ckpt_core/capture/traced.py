@@ -28,6 +28,7 @@ from .costing import with_cost
 from .replay import Partitioned, SnapshotRecorder
 from .run import CaptureResult, capture, resolve_device
 from .snippet import LoadedSnippet, load_snippet
+from .torch_compat import version_hazards
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Traced:
         same_plan = tags is None and budget == self.settings.memory_budget
         knapsack = self.result.knapsack if same_plan else ()
         analysis = with_cost(with_program_summary(analysis), settings, knapsack)
-        return with_found_hazards(analysis)
+        return with_found_hazards(analysis).with_hazards(*version_hazards())
 
 
 @contextlib.contextmanager
