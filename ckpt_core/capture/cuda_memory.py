@@ -22,7 +22,8 @@ from ..ir import Analysis
 from ..memory.summary import Measured, with_memory
 from ..settings import Settings
 from .measure import materialize, measure_region
-from .traced import Traced, traced
+from .snippet import LoadedSnippet
+from .traced import Traced, trace_loaded, traced
 
 
 def measure_traced(traced: Traced, memory_budget: float | None = None) -> dict[int, Measured]:
@@ -33,7 +34,7 @@ def measure_traced(traced: Traced, memory_budget: float | None = None) -> dict[i
     for part in parts:
         if part.forward is None:
             continue
-        if traced.device.startswith("cuda") and torch.cuda.is_available():
+        if traced.device.startswith("cuda"):  # resolve_device made sure CUDA is there
             out[part.raw.index] = measure_cuda_region(part.forward, part.backward,
                                                       part.raw.num_user_outputs, traced.device)
         else:
@@ -103,3 +104,11 @@ def analyze_measured(snippet: str | os.PathLike[str], settings: Settings | None 
     with traced(snippet, settings) as t:
         analysis = t.analysis()
         return with_memory(analysis, measure_traced(t))
+
+
+def analyze_measured_loaded(loaded: LoadedSnippet, settings: Settings, device: str, name: str,
+                            timings: dict[str, float] | None = None) -> Analysis:
+    """`analyze_measured` for a snippet already loaded: its model is built and moved to the
+    device once (a second load would keep two models alive on the GPU)."""
+    t = trace_loaded(loaded, settings, device, name, timings)
+    return with_memory(t.analysis(), measure_traced(t))

@@ -63,7 +63,29 @@ def describe_user_exception(exc: BaseException, path: str, what: str) -> Snippet
     if frames:
         lines.append("snippet traceback (most recent call last):")
         lines += [f"  line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames]
+    lines += root_causes(exc, path)
     return SnippetRuntimeError("\n".join(lines), line=frames[-1].lineno if frames else None)
+
+
+def root_causes(exc: BaseException, path: str) -> list[str]:
+    """Where an exception raised outside the snippet (a library's import failing, say) really
+    came from: each exception it was raised from or while handling, innermost last, with the
+    file and line that raised it."""
+    out: list[str] = []
+    seen = {id(exc)}
+    current: BaseException = exc
+    while True:
+        cause = current.__cause__ or (None if current.__suppress_context__ else
+                                      current.__context__)
+        if cause is None or id(cause) in seen:
+            break
+        seen.add(id(cause))
+        current = cause
+        out.append(f"caused by {type(cause).__name__}: {cause}")
+    where = traceback.extract_tb(current.__traceback__)
+    if where and where[-1].filename != path:
+        out.append(f"  raised at {where[-1].filename}:{where[-1].lineno}")
+    return out
 
 
 @contextlib.contextmanager

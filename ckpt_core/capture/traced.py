@@ -116,10 +116,17 @@ def traced(snippet: str | os.PathLike[str], settings: Settings | None = None, *,
             source = f.read()
         start = time.perf_counter()
         loaded = load_snippet(source, path, device, settings.execution)
-        timings = {"load_s": time.perf_counter() - start}
-        start = time.perf_counter()
-        result, recorder = capture(loaded, settings, device, recorder_cls=SnapshotRecorder)
-        timings["capture_s"] = time.perf_counter() - start
-        assert isinstance(recorder, SnapshotRecorder)
-        yield Traced(snippet=loaded, settings=settings, device=device, name=label,
-                     recorder=recorder, result=result, timings_s=timings)
+        yield trace_loaded(loaded, settings, device, label,
+                           {"load_s": time.perf_counter() - start})
+
+
+def trace_loaded(loaded: LoadedSnippet, settings: Settings, device: str, name: str,
+                 timings: dict[str, float] | None = None) -> Traced:
+    """Trace a snippet already loaded (its model built once, on `device`)."""
+    timings = dict(timings or {})
+    start = time.perf_counter()
+    result, recorder = capture(loaded, settings, device, recorder_cls=SnapshotRecorder)
+    timings["capture_s"] = time.perf_counter() - start
+    assert isinstance(recorder, SnapshotRecorder)
+    return Traced(snippet=loaded, settings=settings, device=device, name=name,
+                  recorder=recorder, result=result, timings_s=timings)

@@ -140,13 +140,15 @@ class LinkResponse(BaseModel):
 
 
 class Example(BaseModel):
-    """An example snippet from the repository's `examples/`."""
+    """An example snippet from the repository's `examples/` (group "basics") or
+    `examples/gallery/` (group "gallery": real models, some needing extra packages)."""
 
     name: str
     title: str
     description: str
     source: str
     settings: dict[str, Any]
+    group: str = "basics"
 
 
 class GroupItem(BaseModel):

@@ -13,8 +13,6 @@ import json
 import os
 import signal
 import sys
-import time
-from pathlib import Path
 from typing import Any
 
 _MAIN_PID = os.getpid()
@@ -40,59 +38,11 @@ def _die_with_parent() -> None:
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    from ckpt_core.capture import analyze_loaded
-    from ckpt_core.capture.run import resolve_device
-    from ckpt_core.capture.snippet import load_snippet
-    from ckpt_core.settings import Settings
+    """The job through ckpt_core's one runner, in the sandbox's working directory."""
+    from ckpt_core.runner import run_job as run
 
-    settings = Settings.from_dict(job.get("settings") or {})
-    device = resolve_device(settings.device, settings.execution)
-    name = os.path.basename(str(job.get("snippet_name") or "snippet.py")) or "snippet.py"
-    source = str(job.get("source", ""))
-    path = os.path.join(os.getcwd(), name)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(source)
-    budgets = (job.get("options") or {}).get("sweep_budgets")
-    if budgets is not None:
-        return run_sweep(path, settings, name, [float(b) for b in budgets])
-    if (job.get("options") or {}).get("whatif") is not None:
-        from ckpt_core.policy import whatif_job
-
-        send("event", stage="tracing", message="running the snippet and tracing the model once")
-        send("event", stage="partitioning",
-             message="re-partitioning the joint graph with the what-if's checkpoint tags")
-        return whatif_job(Path(path), settings, name, job["options"])
-    send("event", stage="tracing", message="running the snippet and tracing the model")
-    start = time.perf_counter()
-    snippet = load_snippet(source, path, device, settings.execution)
-    load_s = time.perf_counter() - start
-    send("event", stage="partitioning", message="compiling: joint graph and partition")
-    if device.startswith("cuda") and settings.execution == "real":
-        # on a GPU the analysis also carries the caching allocator's measured peak and
-        # per-step samples beside the analytic timeline (one traced run serves both)
-        from ckpt_core.capture.cuda_memory import analyze_measured
-
-        analysis = analyze_measured(path, settings)
-        send("event", stage="analysing", message="measured one forward+backward on CUDA")
-    else:
-        from ckpt_core.memory.summary import with_memory
-
-        analysis = analyze_loaded(snippet, settings, device, name, {"load_s": load_s})
-        send("event", stage="analysing", message="classifying saved and recomputed values")
-        analysis = with_memory(analysis)
-    return analysis.to_dict()
-
-
-def run_sweep(path: str, settings: Any, name: str, budgets: list[float]) -> dict[str, Any]:
-    """One analysis per memory budget from one trace: `{"analyses": [...]}`, in budget order."""
-    from ckpt_core.sweep import sweep
-
-    send("event", stage="tracing", message="running the snippet and tracing the model once")
-    send("event", stage="partitioning",
-         message=f"partitioning the joint graph at {len(budgets)} memory budgets")
-    result = sweep(Path(path), budgets, settings, name=name)  # a path, never snippet text
-    send("event", stage="analysing", message="classifying saved and recomputed values")
-    return {"analyses": [p.analysis.to_dict() for p in result.points]}
+    return run(job, os.getcwd(), lambda stage, message: send("event", stage=stage,
+                                                             message=message))
 
 
 #: compiled once while the sandbox waits, so that dynamo's and inductor's lazy imports and

@@ -40,8 +40,11 @@ function renderHeader() {
   document.title = `${name} · ckptscope`;
   $("#a-title").textContent = name;
   const settings = status.settings || doc?.settings;
+  const versionHazard = (doc?.hazards || []).find((hz) => hz.kind === "unsupported_torch_version");
   const chips = [
-    h("span.chip", { title: "torch version" }, `torch ${status.torch_version || doc?.torch_version || "?"}`),
+    versionHazard
+      ? h("span.chip.warn", { id: "torch-version-warning", title: `${versionHazard.message}\n\n${versionHazard.details || ""}` }, `torch ${doc.torch_version}: unsupported, some explanations may be missing`)
+      : h("span.chip", { title: "torch version" }, `torch ${status.torch_version || doc?.torch_version || "?"}`),
     h("span.chip", { title: "device" }, status.device || doc?.device || "?"),
     ...(settings?.execution === "fake" ? [h("span.chip.fake", {
       title: "A fake-tensor analysis: parameters and activations carried shapes, dtypes and the " +

@@ -221,7 +221,8 @@ async function loadExamples() {
       clearError();
       for (const b of box.children) b.setAttribute("aria-pressed", String(b === e.currentTarget));
     },
-  }, h("strong", {}, withCode(ex.title || ex.name)), h("span", {}, withCode(ex.description || "")))));
+  }, h("strong", {}, ex.group === "gallery" ? h("em.example-tag", { title: "a real model from examples/gallery/; may need extra packages in the worker's environment" }, "real model") : null,
+    withCode(ex.title || ex.name)), h("span", {}, withCode(ex.description || "")))));
 }
 
 /** "just now", "5 min ago", "3 h ago", then the date. */

@@ -1,4 +1,5 @@
-"""The repository's example snippets, with the settings each suggests."""
+"""The repository's example snippets (the basics, then the gallery of real models), with the
+settings each suggests."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def _value(text: str) -> Any:
 @cache
 def load_examples(examples_dir: Path) -> tuple[Example, ...]:
     out = []
-    for path in sorted(examples_dir.glob("*.py")):
+    # the basics first, then the gallery of real models (examples/gallery/)
+    for path in [*sorted(examples_dir.glob("*.py")), *sorted(examples_dir.glob("gallery/*.py"))]:
         source = path.read_text(encoding="utf-8")
         try:
             doc = ast.get_docstring(ast.parse(source)) or ""
@@ -42,7 +44,8 @@ def load_examples(examples_dir: Path) -> tuple[Example, ...]:
                     for m in _OPTION.finditer(doc)}
         out.append(Example(name=path.stem, title=title.strip() or path.stem,
                            description=" ".join(rest.split()), source=source,
-                           settings=settings))
+                           settings=settings,
+                           group="gallery" if path.parent.name == "gallery" else "basics"))
     return tuple(out)
 
 

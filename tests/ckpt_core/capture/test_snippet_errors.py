@@ -176,3 +176,31 @@ def test_in_process_analysis_attaches_the_models_own_source() -> None:
     lines = {n["source"]["line"] for n in doc["regions"][0]["graphs"]["forward"]["nodes"]
              if n["source"]}
     assert 20 in lines  # `h = h.sin() * 2`
+
+
+def test_a_library_import_failure_shows_its_root_cause(tmp_path: object) -> None:
+    """A library that fails to import (e.g. transformers beside a torchvision built for another
+    torch) is reported with the error it was raised from and where that was raised."""
+    from pathlib import Path
+
+    pkg = Path(str(tmp_path)) / "brokenlib"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        "try:\n"
+        "    raise RuntimeError('operator torchvision::nms does not exist')\n"
+        "except RuntimeError as e:\n"
+        "    raise ImportError('Failed to import brokenlib.models') from e\n")
+    src = HEAD + (f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport brokenlib\n"
+                  "model = nn.Linear(2, 2)\nexample_inputs = (torch.randn(1, 2),)\n")
+    try:
+        with pytest.raises(SnippetRuntimeError) as info:
+            analyze(src)
+    finally:
+        import sys
+
+        sys.modules.pop("brokenlib", None)
+    message = info.value.message
+    assert "ImportError: Failed to import brokenlib.models" in message
+    assert "caused by RuntimeError: operator torchvision::nms does not exist" in message
+    assert re.search(r"raised at .*brokenlib/__init__\.py:2", message)
+    assert info.value.line == 5
