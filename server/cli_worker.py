@@ -1,4 +1,5 @@
-"""`ckpt worker --queue URL [--gpus 0,1]`: consume analysis jobs in sandboxes on this host."""
+"""`ckpt worker --queue URL [--gpus 0,1] [--python PATH]`: consume analysis jobs in sandboxes on
+this host, with this torch or another virtualenv's."""
 
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ def register(sub: Any) -> None:
                    help="longest a job may run, in seconds (default 300)")
     p.add_argument("--data-dir", default=".", metavar="DIR",
                    help="where a sqlite:// queue without a path would live")
+    p.add_argument("--python", default=None, metavar="PATH",
+                   help="run snippets with this interpreter (another virtualenv's bin/python, "
+                        "e.g. from scripts/torch_versions) and serve the queues of its torch "
+                        "version: the server then offers that version beside its own")
     p.add_argument("--trusted-local", action="store_true",
                    help="run snippets WITHOUT a sandbox (your own code, your own machine only)")
     p.set_defaults(func=run)
@@ -54,6 +59,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"ckpt worker: --gpus must list integers, got {args.gpus!r}", file=sys.stderr)
         return 2
+    torch_version = None
+    if args.python:
+        from .worker.interpreters import probe_torch_version
+
+        try:
+            torch_version = probe_torch_version(args.python)
+        except ValueError as e:
+            print(f"ckpt worker: {e}", file=sys.stderr)
+            return 2
     try:
         backend = make_backend(args.queue, Path(args.data_dir),
                                trusted_local=args.trusted_local, pool_size=args.pool_size,
@@ -65,13 +79,15 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        backend.start_embedded_consumer(cpu_workers=cpu_workers, gpus=gpus)
+        backend.start_embedded_consumer(cpu_workers=cpu_workers, gpus=gpus,
+                                        python=args.python, torch_version=torch_version)
     except SandboxUnavailableError as e:
         print(f"ckpt worker: refusing to start: {e.message}", file=sys.stderr)
         backend.close()
         return 3
+    on = f", torch {torch_version} from {args.python}" if torch_version else ""
     print(f"ckpt worker: serving {backend.queues.url} (cpu workers: {cpu_workers}, "
-          f"gpus: {gpus or 'none'})", flush=True)
+          f"gpus: {gpus or 'none'}{on})", flush=True)
     try:
         stop.wait()
     finally:

@@ -59,6 +59,8 @@ class JobSpec:
     device: str = "cpu"
     #: extra work the job should do (e.g. {"sweep_budgets": [1.0, 0.5]})
     options: JobOptions = field(default_factory=lambda: JobOptions())
+    #: the torch version to run it on; None: the default workers' (the server's own)
+    torch_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,23 @@ class JobBackend(Protocol):
         """Stop consumers and release resources."""
 
 
+def queue_name(device: str, torch_version: str | None = None) -> str:
+    """The queue a job waits in: `cpu`/`cuda` for the default workers' torch, `cpu@torch-2.15.0`
+    for workers started with `ckpt worker --python` on another torch."""
+    base = "cuda" if device.startswith("cuda") else "cpu"
+    return base if not torch_version else f"{base}@torch-{torch_version}"
+
+
+def queue_torch_version(queue: str) -> str | None:
+    """The torch version a queue's workers run (None: the default workers')."""
+    _, sep, version = queue.partition("@torch-")
+    return version if sep else None
+
+
 @runtime_checkable
 class ServesQueues(Protocol):
-    """A backend that knows which consumers serve its queues ("cpu", "cuda"): the API refuses
+    """A backend that knows which consumers serve its queues ("cpu", "cuda", and per torch
+    version `queue_name(device, version)`): the API refuses
     a job that no consumer could ever run, and `/readyz` lists them."""
 
     def queue_consumers(self) -> dict[str, list[str]]:

@@ -24,6 +24,10 @@ class AnalysisRequest(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict, description=SETTINGS_DESCRIPTION)
     name: str = Field(default="snippet.py", pattern=SNIPPET_NAME_PATTERN,
                       description="How the snippet is labelled in the result.")
+    torch_version: str | None = Field(
+        default=None, max_length=64,
+        description="Run it on this torch (one of `GET /api/torch-versions`, served by a "
+                    "`ckpt worker --python` on that torch); default: the server's own.")
 
 
 class SweepRequest(AnalysisRequest):
@@ -31,6 +35,14 @@ class SweepRequest(AnalysisRequest):
 
     budgets: list[float] = Field(min_length=1, max_length=16,
                                  description="Memory budgets in [0, 1] to analyse at.")
+
+
+class TorchVersions(BaseModel):
+    """The torch versions analyses can run on here."""
+
+    default: str = Field(description="The server's own torch (its default workers').")
+    available: list[str] = Field(description="The default first, then each version a live "
+                                             "`ckpt worker --python` serves.")
 
 
 class SubmissionResponse(BaseModel):

@@ -94,12 +94,12 @@ async def _form_fields(request: Request) -> dict[str, Any]:
             data["name"] = re.sub(r"[^A-Za-z0-9_.\- ]", "_", base)[:128] or "snippet.py"
     elif isinstance(form.get("source"), str):
         data["source"] = form.get("source")
-    for field in ("name", "budgets", "settings"):
+    for field in ("name", "budgets", "settings", "torch_version"):
         value = form.get(field)
         if not isinstance(value, str):
             continue
-        if field == "name":
-            data["name"] = value
+        if field in ("name", "torch_version"):
+            data[field] = value or None if field == "torch_version" else value
             continue
         try:
             data[field] = json.loads(value) if value.strip() else None

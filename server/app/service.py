@@ -63,8 +63,9 @@ class AnalysisService:
 
     # the routes' vocabulary, delegated -------------------------------------------------------
 
-    def submit(self, source: str, settings_in: dict[str, Any] | None, name: str) -> Submission:
-        return self.submissions.submit(source, settings_in, name)
+    def submit(self, source: str, settings_in: dict[str, Any] | None, name: str,
+               torch_version: str | None = None) -> Submission:
+        return self.submissions.submit(source, settings_in, name, torch_version=torch_version)
 
     def whatif(self, base_id: str, overrides: list[dict[str, Any]],
                settings_in: dict[str, Any] | None) -> WhatIfSubmission:

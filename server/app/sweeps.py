@@ -107,15 +107,17 @@ class Sweeps:
         self.reader = reader
 
     def submit(self, source: str, settings: dict[str, Any], name: str,
-               budgets: list[float]) -> Submission:
+               budgets: list[float], torch_version: str | None = None) -> Submission:
         parts = [self.submissions.submit(source, {**settings, "memory_budget": b}, name,
-                                         queue=False) for b in budgets]
+                                         queue=False, torch_version=torch_version)
+                 for b in budgets]
         carried = tuple(Part(p.job.id, b) for p, b in zip(parts, budgets, strict=True)
                         if not p.cached)
         sweep = self.submissions.submit(source, settings, name, kind="sweep", options={
             "sweep_budgets": budgets, "part_jobs": [p.job.id for p in parts],
             "part_links": [p.share_id for p in parts],
-            "carried": [[part.job_id, part.budget] for part in carried]})
+            "carried": [[part.job_id, part.budget] for part in carried]},
+            torch_version=torch_version)
         if carried and not sweep.cached:
             self.watcher.submit(carrier_spec(sweep.job, carried),
                                 SweepDelivery(sweep.job.id, carried))

@@ -12,7 +12,7 @@ from pathlib import Path
 from ckpt_core.errors import SandboxError
 from ckpt_core.validate import prepare_validator
 
-from ..jobs import JobEvent, JobOutcome, JobSpec
+from ..jobs import JobEvent, JobOutcome, JobSpec, queue_name
 from .cgroups import CgroupManager
 from .cleanup import new_work_root, sweep_orphans
 from .pool import SandboxPool
@@ -102,9 +102,13 @@ class WorkerBackend:
 
     # -- consumers ------------------------------------------------------------------------------
 
-    def start_embedded_consumer(self, *, cpu_workers: int = 1, gpus: Sequence[int] = ()) -> None:
+    def start_embedded_consumer(self, *, cpu_workers: int = 1, gpus: Sequence[int] = (),
+                                python: str | None = None,
+                                torch_version: str | None = None) -> None:
         """Consume jobs in this process: `cpu_workers` CPU sandboxes at a time, one job per GPU.
 
+        With `python` (another virtualenv's interpreter, whose torch is `torch_version`), the
+        sandboxes run that interpreter and serve that version's queues (`queue_name`).
         Checks the host first: `SandboxUnavailableError` says what to grant.
         """
         prepare_validator()  # every returned document is validated; not on the first job's clock
@@ -113,21 +117,23 @@ class WorkerBackend:
             self._work_root = new_work_root()
         work_root = self._work_root
         sweep_orphans(CgroupManager.detect(self.limits.memory_bytes, self.limits.pids_max))
+        suffix = f"-torch{torch_version}" if torch_version else ""
         if cpu_workers > 0:
             config = host_config(work_root, trusted_local=self.trusted_local,
-                                 limits=self.limits, preload=self.preload)
-            self._start("cpu", config, cpu_workers, "ckpt-cpu")
+                                 limits=self.limits, preload=self.preload, python=python)
+            self._start(queue_name("cpu", torch_version), config, cpu_workers,
+                        f"ckpt-cpu{suffix}")
         for gpu in gpus:
             config = host_config(work_root, trusted_local=self.trusted_local, gpu=gpu,
-                                 limits=self.limits, preload=self.preload)
-            self._start("cuda", config, 1, f"ckpt-gpu{gpu}")
+                                 limits=self.limits, preload=self.preload, python=python)
+            self._start(queue_name("cuda", torch_version), config, 1, f"ckpt-gpu{gpu}{suffix}")
 
     def _start(self, device: str, config: SandboxConfig, workers: int, name: str) -> None:
         self.isolation[name] = describe(config)
         log.info("%s isolation: %s", name, self.isolation[name])
         runners = [JobRunner(self.state, SandboxPool(config, self.pool_size),
                              max_timeout_s=self.limits.timeout_s) for _ in range(workers)]
-        consumer = Consumer(self.queues.by_device[device], runners, name,
+        consumer = Consumer(self.queues.huey(device), runners, name,
                             self.queues.wakeups[device], queue=device, state=self.state)
         consumer.start()
         self.consumers.append(consumer)
@@ -153,10 +159,12 @@ class WorkerBackend:
 
     def queue_consumers(self) -> dict[str, list[str]]:
         """Per queue, the consumers (here or on `ckpt worker` hosts) seen alive recently."""
-        return {queue: self.state.consumers(queue, self.stale_after_s) for queue in DEVICES}
+        queues = dict.fromkeys([*DEVICES, *self.state.known_queues()])
+        return {queue: self.state.consumers(queue, self.stale_after_s) for queue in queues}
 
     def queue_pending(self) -> dict[str, int]:
-        return {queue: self.queues.pending(queue) for queue in DEVICES}
+        queues = dict.fromkeys([*DEVICES, *self.state.known_queues()])
+        return {queue: self.queues.pending(queue) for queue in queues}
 
     def pool_status(self) -> dict[str, str]:
         """Per embedded consumer: warm sandboxes waiting for a job, and why warming fails if

@@ -91,8 +91,19 @@ def preload() -> None:
     torch._dynamo.reset()
 
 
+def _find_ckpt_core() -> None:
+    """Another torch's virtualenv (`ckpt worker --python`) does not have ckpt_core installed:
+    import it from where the worker's own lives (bound read-only into the sandbox)."""
+    import importlib.util
+
+    parent = os.environ.get("CKPT_CORE_PARENT")
+    if parent and importlib.util.find_spec("ckpt_core") is None:
+        sys.path.append(parent)
+
+
 def main() -> None:
     _die_with_parent()
+    _find_ckpt_core()
     if os.environ.get("CKPT_PRELOAD", "1") == "1":
         preload()
     send("ready")

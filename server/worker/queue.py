@@ -24,7 +24,7 @@ from huey.serializer import Serializer
 from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 
 from ..diskspace import free_bytes
-from ..jobs import JobSpec
+from ..jobs import JobSpec, queue_name
 from .runner import JobRunner
 from .state import JobState
 
@@ -95,45 +95,63 @@ class SecureSqliteStorage(SqliteStorage):  # type: ignore[misc]
 
 
 class Queues:
-    """The CPU and CUDA queues and the job-state storage, over SQLite or Redis."""
+    """The job queues and the job-state storage, over SQLite or Redis: `cpu` and `cuda` for the
+    default workers, and one more per (device, torch version) a `ckpt worker --python` serves,
+    made when first used."""
 
     def __init__(self, url: str | None, data_dir: Path) -> None:
         self.url = url or f"sqlite:///{data_dir / 'queue.sqlite3'}"
         parsed = urlparse(self.url)
-        serializer = JsonSerializer()
+        self._serializer = JsonSerializer()
         self.by_device: dict[str, Huey] = {}
+        self.tasks: dict[str, Any] = {}
+        #: set when this process enqueues: its own consumers wake at once instead of at their
+        #: next poll of SQLite (jobs from other processes wait for that poll)
+        self.wakeups: dict[str, threading.Event] = {}
         self.state_storage: BaseStorage
+        self._lock = threading.Lock()
         if parsed.scheme == "sqlite":
-            path = Path(parsed.path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for dev in DEVICES:
-                self.by_device[dev] = SqliteHuey(f"ckpt-{dev}", filename=str(path),
-                                                 results=False, serializer=serializer,
-                                                 storage_class=SecureSqliteStorage)
-            self.state_storage = SecureSqliteStorage("ckpt-state", filename=str(path))
+            self._sqlite_path: Path | None = Path(parsed.path)
+            self._sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            self.state_storage = SecureSqliteStorage("ckpt-state",
+                                                     filename=str(self._sqlite_path))
         elif parsed.scheme in ("redis", "rediss", "unix"):
-            for dev in DEVICES:
-                self.by_device[dev] = RedisHuey(f"ckpt-{dev}", url=self.url, results=False,
-                                                serializer=serializer)
+            self._sqlite_path = None
             self.state_storage = RedisStorage("ckpt-state", url=self.url)
         else:
             raise ValueError(f"unsupported queue URL {self.url!r}: use sqlite:///PATH or "
                              "redis://HOST:PORT/DB")
-        self.tasks = {dev: huey.task(name=TASK_NAME)(_never_run_here)
-                      for dev, huey in self.by_device.items()}
-        #: set when this process enqueues: its own consumers wake at once instead of at their
-        #: next poll of SQLite (jobs from other processes wait for that poll)
-        self.wakeups = {dev: threading.Event() for dev in DEVICES}
+        for dev in DEVICES:
+            self.huey(dev)
+
+    def huey(self, queue: str) -> Huey:
+        """The Huey queue named `queue` (see `queue_name`), made on first use."""
+        with self._lock:
+            found = self.by_device.get(queue)
+            if found is not None:
+                return found
+            if self._sqlite_path is not None:
+                huey: Huey = SqliteHuey(f"ckpt-{queue}", filename=str(self._sqlite_path),
+                                        results=False, serializer=self._serializer,
+                                        storage_class=SecureSqliteStorage)
+            else:
+                huey = RedisHuey(f"ckpt-{queue}", url=self.url, results=False,
+                                 serializer=self._serializer)
+            self.by_device[queue] = huey
+            self.tasks[queue] = huey.task(name=TASK_NAME)(_never_run_here)
+            self.wakeups[queue] = threading.Event()
+            return huey
 
     def enqueue(self, spec: JobSpec) -> None:
-        device = "cuda" if spec.device.startswith("cuda") else "cpu"
-        self.by_device[device].enqueue(self.tasks[device].s(asdict(spec)))
-        self.wakeups[device].set()
+        queue = queue_name(spec.device, spec.torch_version)
+        huey = self.huey(queue)
+        huey.enqueue(self.tasks[queue].s(asdict(spec)))
+        self.wakeups[queue].set()
 
     def drop_pending(self, job_id: str) -> None:
         """Take a job that no worker has started off its queue (SQLite; a Redis message stays
         until a worker dequeues it and skips it: the job's claim says it was cancelled)."""
-        for huey in self.by_device.values():
+        for huey in list(self.by_device.values()):
             if isinstance(huey.storage, SecureSqliteStorage):
                 huey.storage.drop_task(job_id)
 
@@ -149,13 +167,13 @@ class Queues:
         if isinstance(self.state_storage, SecureSqliteStorage):
             self.state_storage.checkpoint()
 
-    def pending(self, device: str) -> int:
-        return int(self.by_device[device].pending_count())
+    def pending(self, queue: str) -> int:
+        return int(self.huey(queue).pending_count())
 
     def pending_job_ids(self) -> set[str]:
         """Ids of the jobs still waiting in any queue."""
         ids: set[str] = set()
-        for huey in self.by_device.values():
+        for huey in list(self.by_device.values()):
             for task in huey.pending():
                 if task.args and isinstance(task.args[0], dict):
                     ids.add(str(task.args[0].get("job_id")))

@@ -185,6 +185,8 @@ def sandbox_env(config: SandboxConfig, control_fd: int = 3) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "CKPT_CONTROL_FD": str(control_fd),
         "CKPT_PRELOAD": "1" if config.preload else "0",
+        # where ckpt_core lives (bound read-only): another torch's virtualenv does not have it
+        "CKPT_CORE_PARENT": str(Path(ckpt_core.__file__).resolve().parent.parent),
         # the hidden-GPU case must not fall back to another GPU
         "CUDA_VISIBLE_DEVICES": "" if config.gpu is None else str(config.gpu),
     }
@@ -238,8 +240,11 @@ def ensure_user(name: str = SANDBOX_USER) -> None:
 
 
 def host_config(work_root: Path, *, trusted_local: bool, gpu: int | None = None,
-                limits: SandboxLimits | None = None, preload: bool = True) -> SandboxConfig:
-    """A checked config for this host, or `SandboxUnavailableError` saying what to grant."""
+                limits: SandboxLimits | None = None, preload: bool = True,
+                python: str | None = None) -> SandboxConfig:
+    """A checked config for this host, or `SandboxUnavailableError` saying what to grant.
+    `python`: the interpreter sandboxes run (another torch's virtualenv; default: this one)."""
+    python = python or sys.executable
     limits = limits or SandboxLimits()
     if gpu is not None and limits.address_space_bytes is not None:
         limits = SandboxLimits(**{**limits.__dict__, "address_space_bytes": None})
@@ -251,7 +256,7 @@ def host_config(work_root: Path, *, trusted_local: bool, gpu: int | None = None,
                     "access to this machine. Use it only for your own code on your own machine.",
                     pwd.getpwuid(os.geteuid()).pw_name)
         return SandboxConfig(work_root, limits, isolate=False, user=None, gpu=gpu, cgroups=cg,
-                             preload=preload)
+                             preload=preload, python=python)
     missing = [tool for tool in ("bwrap", "prlimit", "setpriv") if shutil.which(tool) is None]
     if missing:
         raise SandboxUnavailableError(
@@ -266,7 +271,7 @@ def host_config(work_root: Path, *, trusted_local: bool, gpu: int | None = None,
     else:
         user = None  # already unprivileged: the sandbox keeps this uid
     config = SandboxConfig(work_root, limits, isolate=True, user=user, gpu=gpu, cgroups=cg,
-                           preload=preload)
+                           preload=preload, python=python)
     _probe_namespaces(config)
     return config
 

@@ -28,6 +28,8 @@ PROGRESS: dict[str, float] = {
 CANCELLED_CLAIM = "cancelled"
 #: a consumer not seen for this long is dropped from its queue's list
 CONSUMER_FORGET_S = 3600.0
+#: the names of the queues consumers have served (so the server finds per-version queues)
+_QUEUES_KEY = "ckpt:queues"
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +153,13 @@ class JobState:
                 if now - float(t) < CONSUMER_FORGET_S}
         seen[name] = now
         self.storage.put_data(key, json.dumps(seen).encode())
+        queues = list(self._get(_QUEUES_KEY) or [])
+        if queue not in queues:  # rare: a queue's first consumer
+            self.storage.put_data(_QUEUES_KEY, json.dumps(sorted([*queues, queue])).encode())
+
+    def known_queues(self) -> list[str]:
+        """Every queue a consumer has ever served (per-torch-version queues included)."""
+        return list(self._get(_QUEUES_KEY) or [])
 
     def consumer_gone(self, queue: str, name: str) -> None:
         key = self._consumers_key(queue)

@@ -50,8 +50,9 @@ def test_cuda_path_loads_and_builds_the_model_once(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """On CUDA the snippet is loaded once and that same model is traced and measured.
 
-    The CUDA boundary is faked: the device query says a GPU is there, placing tensors on it is
-    a no-op (they stay on the CPU), and the allocator's measurement is the CPU interpreter's."""
+    The CUDA boundary is faked: the device query says a GPU is there (an H100, for the cost
+    model), placing tensors on it is a no-op (they stay on the CPU), and the allocator's
+    measurement is the CPU interpreter's."""
     loads: list[snippet.LoadedSnippet] = []
     real_load = snippet.load_snippet
 
@@ -83,6 +84,7 @@ def test_cuda_path_loads_and_builds_the_model_once(tmp_path: Path,
     monkeypatch.setattr(snippet, "load_snippet", counting_load)
     monkeypatch.setattr(run, "default_device", on_cpu)
     monkeypatch.setattr(cuda_memory, "measure_cuda_region", fake_allocator)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *device: "NVIDIA H100 80GB HBM3")
     monkeypatch.setattr(cuda_memory, "trace_loaded", tracing)
     # a second load (the old path) would go through the file, not through load_snippet
     monkeypatch.setattr(cuda_memory, "traced", None)

@@ -29,6 +29,7 @@ MULTIPART_SCHEMA = {
         "file": {"type": "string", "format": "binary", "description": "the snippet file"},
         "settings": {"type": "string", "description": "settings as a JSON object string"},
         "name": {"type": "string"},
+        "torch_version": {"type": "string", "description": "run on this installed torch"},
     },
 }
 BODY = {"requestBody": {"required": True, "content": {
@@ -45,7 +46,8 @@ async def submit_analysis(request: Request, response: Response, service: Service
     with identical settings, torch version and device is answered from the cache (`cached`)
     without a new job, under a new share id so that strangers' links are never linked."""
     req = await parse_submission(request, AnalysisRequest)
-    sub = await run_in_threadpool(service.submit, req.source, req.settings, req.name)
+    sub = await run_in_threadpool(service.submit, req.source, req.settings, req.name,
+                                  req.torch_version)
     response.headers["Location"] = f"/api/analyses/{sub.share_id}"
     return submission_response(sub)
 

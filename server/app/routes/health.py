@@ -12,10 +12,19 @@ from server.diskspace import free_bytes
 from server.jobs import ServesQueues
 
 from ..deps import Service
-from ..models import Health
+from ..models import Health, TorchVersions
 from ..settings import ServerSettings
 
 router = APIRouter(tags=["health"])
+
+
+@router.get("/api/torch-versions", response_model=TorchVersions, tags=["analyses"],
+            summary="The torch versions analyses can run on")
+def torch_versions(service: Service) -> TorchVersions:
+    """The server's own torch, then each version a live `ckpt worker --python` serves: pass one
+    as `torch_version` when submitting to run the same snippet on that torch."""
+    return TorchVersions(default=service.submissions.torch_version,
+                         available=service.submissions.torch_versions())
 
 
 @router.get("/healthz", response_model=Health)

@@ -34,7 +34,7 @@ async def post_sweep(request: Request, response: Response, service: Service,
     if any(not 0.0 <= b <= 1.0 for b in budgets):
         raise ApiError(422, "invalid_request", "budgets: every budget must be in [0, 1]")
     sub = await run_in_threadpool(service.sweeps.submit, req.source, req.settings, req.name,
-                                  budgets)
+                                  budgets, req.torch_version)
     response.headers["Location"] = f"/api/sweeps/{sub.share_id}"
     return submission_response(sub, base="/api/sweeps")
 
