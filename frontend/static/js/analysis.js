@@ -66,6 +66,7 @@ function renderHeader() {
   }
   const me = `/api/analyses/${encodeURIComponent(id)}/export/model-explorer`;
   header.append(h("span.spacer"),
+    otherTorchButtons(),
     compareForm(),
     h("details.export-menu", {},
       h("summary", { class: "button", id: "export-btn", title: "Download for Google's Model Explorer" }, "Model Explorer ⤓"),
@@ -79,6 +80,37 @@ function renderHeader() {
       const ok = await copyText(location.href);
       toast(ok ? "Link copied: it opens exactly this view" : `Copy this link: ${location.href}`);
     } }, "Copy link"));
+}
+
+/** "On torch X": the same snippet and settings on each other installed torch, then the
+ * cross-version diff of the two analyses. */
+function otherTorchButtons() {
+  const box = h("span.toolbar", { id: "other-torch" });
+  if (!doc?.snippet_source) return box;
+  api.torchVersions().then((versions) => {
+    const others = versions.available.filter((v) => v !== doc.torch_version);
+    box.replaceChildren(...others.map((v) => h("button", {
+      type: "button", "data-torch": v, title: `Analyse this snippet with the same settings on torch ${v}, then compare the two`,
+      onclick: async (e) => {
+        const btn = e.currentTarget;
+        btn.disabled = true;
+        btn.textContent = `torch ${v}: queued…`;
+        try {
+          const job = await api.submit({ source: doc.snippet_source, settings: doc.settings, name: doc.snippet_name,
+            torch_version: v === versions.default ? null : v });
+          rememberAnalysis({ id: job.id, name: `${doc.snippet_name} (torch ${v})`, settings: doc.settings, created_at: new Date().toISOString() });
+          const last = job.cached ? { stage: "done" } : await followJob(job.id, (ev) => { btn.textContent = `torch ${v}: ${ev.stage}…`; });
+          if (last.stage !== "done") throw new Error(last.message || `the analysis on torch ${v} ${last.stage}`);
+          location.href = `/diff/${encodeURIComponent(id)}..${encodeURIComponent(job.id)}`;
+        } catch (err) {
+          toast(`torch ${v}: ${err.message}`, 6000);
+          btn.disabled = false;
+          btn.textContent = `On torch ${v}`;
+        }
+      },
+    }, `On torch ${v}`)));
+  }).catch(() => {});
+  return box;
 }
 
 /** "Compare…": choose the other analysis from the recent list or paste its link. */

@@ -28,16 +28,18 @@ const enc = encodeURIComponent;
 
 export const api = {
   examples: () => request("GET", "/api/examples"),
-  submit: ({ source, settings, name, file }) => {
+  submit: ({ source, settings, name, file, torch_version }) => {
     if (file) {
       const form = new FormData();
       form.append("file", file, name || file.name);
       form.append("settings", JSON.stringify(settings || {}));
       if (name) form.append("name", name);
+      if (torch_version) form.append("torch_version", torch_version);
       return request("POST", "/api/analyses", { form });
     }
-    return request("POST", "/api/analyses", { json: { source, settings, name } });
+    return request("POST", "/api/analyses", { json: { source, settings, name, torch_version: torch_version || null } });
   },
+  torchVersions: () => request("GET", "/api/torch-versions"),
   status: (id) => request("GET", `/api/analyses/${enc(id)}`),
   events: (id) => request("GET", `/api/analyses/${enc(id)}/events?format=json`),
   document: (id) => request("GET", `/api/analyses/${enc(id)}/document`),

@@ -60,6 +60,8 @@ let editor;
 let errorLine = null;
 let uploadedFile = null;
 
+const TORCH_HELP = "Which installed torch runs the analysis: the server's own, or one served by a worker started with `ckpt worker --python PATH/TO/VENV/bin/python` on another torch. Analyse the same snippet on two versions, then compare them.";
+
 function helpButton(key) {
   return h("span.help", { tabindex: "0", role: "note", "aria-label": HELP[key] }, "?", h("span.tip", { "aria-hidden": "true" }, HELP[key]));
 }
@@ -83,6 +85,10 @@ function buildSettings(form) {
   form.append(field("fullgraph", h("input", { type: "checkbox", id: "set-fullgraph", name: "fullgraph" })));
   form.append(field("device", h("select", { id: "set-device", name: "device" }, CHOICES.device.map((c) => h("option", { value: c }, c)))));
   form.append(field("execution", h("select", { id: "set-execution", name: "execution" }, CHOICES.execution.map((c) => h("option", { value: c }, c === "fake" ? "fake tensors" : "real tensors")))));
+  form.append(h("div.field", {}, h("label", { for: "set-torch_version" }, "torch",
+    h("span.help", { tabindex: "0", role: "note", "aria-label": TORCH_HELP }, "?", h("span.tip", { "aria-hidden": "true" }, TORCH_HELP))),
+  h("select", { id: "set-torch_version", name: "torch_version" }, h("option", { value: "" }, "server's own"))));
+  loadTorchVersions();
   form.append(field("cost_profile", h("select", { id: "set-cost_profile", name: "cost_profile" }, CHOICES.cost_profile.map((c) => h("option", { value: c }, c)))));
   const compiler = h("details", {}, h("summary", {}, "Dynamo and aot_autograd"));
   compiler.append(field("disable_functionalization", h("input", { type: "checkbox", id: "set-disable_functionalization", name: "disable_functionalization" })));
@@ -94,6 +100,16 @@ function buildSettings(form) {
     bans.append(field(key, h("input", { type: "checkbox", id: `set-${key}`, name: key, checked: true })));
   }
   form.append(bans);
+}
+
+/** The torch versions this server's workers run: its own first (the default). */
+async function loadTorchVersions() {
+  const select = $("#set-torch_version");
+  let versions;
+  try { versions = await api.torchVersions(); } catch (e) { return; }
+  select.replaceChildren(...versions.available.map((v) => h("option", { value: v === versions.default ? "" : v }, v === versions.default ? `${v} (server's own)` : v)));
+  const wanted = new URLSearchParams(location.search).get("torch");
+  if (wanted && versions.available.includes(wanted)) select.value = wanted === versions.default ? "" : wanted;
 }
 
 function readSettings() {
@@ -167,7 +183,8 @@ async function submit() {
     const source = editor.getValue();
     // The upload goes as multipart only when the editor still holds the file as uploaded.
     const file = uploadedFile && uploadedFile.text === source ? new File([source], name, { type: "text/x-python" }) : null;
-    const job = await api.submit({ source, settings, name, file });
+    const torch_version = $("#set-torch_version")?.value || null;
+    const job = await api.submit({ source, settings, name, file, torch_version });
     rememberAnalysis({ id: job.id, name, settings, created_at: job.created_at || new Date().toISOString() });
     const last = job.cached ? { stage: "done", progress: 1, message: "already analysed" } : await followJob(job.id, setProgress);
     if (last.stage === "done") {

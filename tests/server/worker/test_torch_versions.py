@@ -84,7 +84,9 @@ def test_a_worker_on_another_torch_analyses_with_it(version: str, tmp_path: Path
                     f"(scripts/torch_versions --setup-only {version} makes one)")
     torch_version = probe_torch_version(python)
     assert torch_version.startswith(version)
-    backend = make_backend(None, tmp_path, limits=TEST_LIMITS)
+    # trusted-local: the interpreter switch is what is tested here (and it runs where
+    # bubblewrap cannot); the sandbox binds any interpreter's roots the same way
+    backend = make_backend(None, tmp_path, limits=TEST_LIMITS, trusted_local=True)
     try:
         try:
             backend.start_embedded_consumer(python=python, torch_version=torch_version)
