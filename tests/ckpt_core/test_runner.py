@@ -17,8 +17,7 @@ from ckpt_core.capture.measure import measure_region
 from ckpt_core.memory.summary import Measured
 from ckpt_core.runner import run_job
 from ckpt_core.validate import validate_analysis
-
-from ..conftest import EXAMPLES
+from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.torch_compile
 

@@ -16,8 +16,7 @@ import torch
 import ckpt_core
 from ckpt_core.capture import reasons, torch_compat
 from ckpt_core.validate import validate_analysis
-
-from ..conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO
 
 pytestmark = pytest.mark.torch_compile
 

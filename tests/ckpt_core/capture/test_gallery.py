@@ -22,8 +22,8 @@ import torch
 
 import ckpt_core
 from ckpt_core.validate import validate_analysis
+from tests.conftest import EXAMPLES
 
-from ..conftest import EXAMPLES
 from .oracle import analysed_saved_tensors, packed_saved_tensors
 
 pytestmark = pytest.mark.torch_compile
