@@ -226,15 +226,15 @@ def test_home_page_compares_two_recent_analyses(new_context: Any, server_url: st
     a = submit(server_url, "mlp_checkpoint")
     b = submit(server_url, "mlp_checkpoint", {"partitioner": "default"})
     page = new_context().new_page()
-    for i in (a, b):
+    for i in (a, b):  # b is seen last, so it tops the recent list: the list order is not the age
         page.goto(f"/a/{i}")
         ready(page)
     page.goto("/#compare")
-    page.check(f"#recent input[value='{a}']")
-    assert page.is_disabled("#compare-btn")
     page.check(f"#recent input[value='{b}']")
+    assert page.is_disabled("#compare-btn")
+    page.check(f"#recent input[value='{a}']")
     page.click("#compare-btn")
-    page.wait_for_url("**/diff/**")
+    page.wait_for_url(f"**/diff/{a}..{b}")  # the older analysis is A
     page.wait_for_selector("body[data-ready]", timeout=30_000)
 
 
