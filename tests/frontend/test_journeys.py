@@ -113,7 +113,16 @@ def test_whole_journey(new_context: Any, server_url: str, shot: Any) -> None:
     shot(page, "journey-07-memory")
     click_peak(page)
     page.wait_for_selector("#panel-graph:not([hidden]) .graph-view svg .selected", timeout=30_000)
-    selected = inspector_title(page)
+    # the earlier selection may still be drawn for a moment: wait until the graph and the
+    # inspector agree on the peak's node
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        marked = page.evaluate("document.querySelector('#panel-graph .graph-view svg .selected')"
+                               "?.id.slice(2).replace(/~\\d+$/, '')")
+        selected = inspector_title(page)
+        if marked and selected.split()[0] == marked and marked in page.evaluate("location.hash"):
+            break
+        time.sleep(0.1)
     shot(page, "journey-08-peak-selected")
 
     # Copy the link and open it in a fresh context: the same view.
