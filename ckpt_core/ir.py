@@ -57,6 +57,7 @@ class NodeJSON(TypedDict):
     status: Status
     recompute_of: str | None
     module: str | None
+    module_raw: str | None
     module_type: str | None
     param: str | None
     source: SourceJSON | None
@@ -100,8 +101,13 @@ class Node:
     - `ac_region`: the `ac_graph_id` of its checkpoint region, renumbered 1, 2, … per analysis.
     - `partitioner_tag`: `is_forward` / `is_backward` as aot_autograd tagged the joint graph.
     - `status` (see `Status`) and `recompute_of` (backward recompute: the forward node's name).
-    - `module`: clean `nn.Module` path (`blocks.3.attn.qkv`); `module_type` its class name.
-    - `param`: for placeholders that are parameters or buffers, their qualified name.
+    - `module`: the canonical `nn.Module` path (`blocks.3.attn.qkv`): wrapper segments such as
+      `_checkpoint_wrapped_module`, `__dict__`, `_orig_mod`, `_fsdp_wrapped_module`, a leading
+      DataParallel `module` or `args.N` dropped (see `module_paths`); RNG state values carry the
+      module of the op that consumes them. `module_raw`: the path as torch reported it, when it
+      differs. `module_type`: the module's class name.
+    - `param`: for placeholders that are parameters or buffers, their qualified name (canonical,
+      like `module`).
     - `source`: the innermost snippet line that produced it; `flops`: torch's flop-counter figure
       where torch defines one; `seq_nr`: autograd's sequence number, linking forward and backward.
     - `partitioner_reasons`: the constraints torch's min-cut partitioner put on the node, in its
@@ -137,6 +143,7 @@ class Node:
     partitioner_reasons: tuple[str, ...] = ()
     why: str | None = None
     policy_op: str | None = None
+    module_raw: str | None = None
 
     def to_dict(self) -> NodeJSON:
         return {
@@ -156,6 +163,7 @@ class Node:
             "status": self.status,
             "recompute_of": self.recompute_of,
             "module": self.module,
+            "module_raw": self.module_raw,
             "module_type": self.module_type,
             "param": self.param,
             "source": self.source.to_dict() if self.source else None,
@@ -187,6 +195,7 @@ class Node:
             status=d.get("status", ""),
             recompute_of=d.get("recompute_of"),
             module=d.get("module"),
+            module_raw=d.get("module_raw"),
             module_type=d.get("module_type"),
             param=d.get("param"),
             source=Source(int(src["line"]), str(src["code"])) if src else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch.fx as fx
 
 from ..ir import Graph, GraphKind, Node, Source
+from ..module_paths import canonical_module_path, with_rng_owners
 from . import meta
 
 
@@ -45,7 +46,8 @@ def convert_graph(
     for n in gm.graph.nodes:
         shape, dtype, nbytes = meta.node_tensor_info(n)
         base = meta.view_base(n)
-        module, module_type = meta.module_path(n)
+        module_raw, module_type = meta.module_path(n)
+        module = canonical_module_path(module_raw)
         policy = meta.policy_name(n)
         nodes.append(
             Node(
@@ -63,6 +65,7 @@ def convert_graph(
                 ac_region=meta.ac_graph_id(n),
                 partitioner_tag=meta.partitioner_tag(n),
                 module=module,
+                module_raw=module_raw if module_raw != module else None,
                 module_type=module_type,
                 param=(params or {}).get(n.name),
                 source=lines.source(n),
@@ -72,7 +75,7 @@ def convert_graph(
                 policy_op=meta.policy_op(n) if kind == "joint" else None,
             )
         )
-    return Graph(kind=kind, nodes=tuple(nodes))
+    return Graph(kind=kind, nodes=with_rng_owners(nodes))
 
 
 def _cached_flops(n: fx.Node, cache: dict[tuple[str, str], int | None]) -> int | None:

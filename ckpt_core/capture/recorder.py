@@ -21,6 +21,7 @@ from typing import Any
 import torch.fx as fx
 
 from ..ir import Graph
+from ..module_paths import canonical_param_name
 from ..settings import Settings
 from . import meta
 from .convert import SourceLines, convert_graph
@@ -165,7 +166,7 @@ class Recorder:
                 continue
             source = meta.grapharg_source_name(n)
             if source and ("_parameters" in source or "_buffers" in source):
-                names.append(meta.clean_module_path(source))
+                names.append(canonical_param_name(meta.clean_module_path(source)))
             else:
                 names.append(None)
         return names

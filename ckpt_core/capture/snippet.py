@@ -19,9 +19,13 @@ from ..errors import SnippetContractError, SnippetRuntimeError
 from ..source import check_source
 from .fake import FakeExecution, is_fake
 
+_MODULE_NAME = "ckpt_snippet"
+
 
 @dataclasses.dataclass
 class LoadedSnippet:
+    """A snippet's `model`, `example_inputs` and `loss`; `module` is the module it ran as."""
+
     model: Callable[..., Any]
     example_inputs: tuple[Any, ...]
     loss: Callable[[Any], Any] | None
@@ -112,9 +116,9 @@ def load_snippet(source: str, path: str, device: str, execution: str = "real") -
     code = compile(tree, path, "exec")
     # Tracebacks and dynamo's stack traces read source lines through linecache.
     linecache.cache[path] = (len(source), None, source.splitlines(True), path)
-    module = types.ModuleType("ckpt_snippet")
+    module = types.ModuleType(_MODULE_NAME)
     module.__file__ = path
-    sys.modules["ckpt_snippet"] = module
+    sys.modules[_MODULE_NAME] = module
     try:
         with default_device(device), fake.building() if fake else contextlib.nullcontext():
             try:
@@ -124,7 +128,7 @@ def load_snippet(source: str, path: str, device: str, execution: str = "real") -
             model = _get_model(module)
             inputs = _get_inputs(module, path)
     finally:
-        sys.modules.pop("ckpt_snippet", None)
+        sys.modules.pop(_MODULE_NAME, None)
     loss = getattr(module, "loss", None)
     if loss is not None and not callable(loss):
         raise SnippetContractError(
