@@ -1,9 +1,12 @@
-"""Diff cost on the 12-layer GPT example: default settings against `memory_budget=0.5`.
+"""Diff cost on the 12-layer GPT example: default settings against `memory_budget=0.5`, and
+the same model with the attention ops dropped from its SAC save list (`--policy-change`).
 
 Target: `ckpt_core.diff` of the two analyses (thousands of nodes each) in ≤ 1 s. Also times the
-JSON form and the text and HTML reports. Prints the median and its ratio to the target.
+JSON form and the text and HTML reports, and prints how the structural matcher paired the nodes
+(matched / added / removed / moved, and by which rule). Prints the median and its ratio to the
+target.
 
-    .venv/bin/python bench/bench_diff.py [--repeat 5] [A.json B.json]   # files skip compiling
+    .venv/bin/python bench/bench_diff.py [--repeat 5] [--policy-change] [A.json B.json]
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def main() -> int:
                         help="two analysis files to diff instead of compiling the example")
     parser.add_argument("--snippet", default=str(REPO / "examples" / "gpt_sac.py"))
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--policy-change", action="store_true",
+                        help="diff the snippet against itself with attention dropped from SAVE")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     import ckpt_core
@@ -37,6 +42,12 @@ def main() -> int:
 
     if args.analyses:
         docs = [json.loads(Path(p).read_text()) for p in args.analyses]
+    elif args.policy_change:
+        text = Path(args.snippet).read_text()
+        edited = "\n".join(line for line in text.splitlines()
+                           if "_scaled_dot_product" not in line) + "\n"
+        docs = [ckpt_core.analyze_source(t, name=Path(args.snippet).name).to_dict()
+                for t in (text, edited)]
     else:
         path = Path(args.snippet)
         docs = [ckpt_core.analyze_file(path, ckpt_core.Settings(memory_budget=budget)).to_dict()
@@ -54,6 +65,9 @@ def main() -> int:
           f"{len(result.rows)} matched forward rows; "
           f"{summary.saved_to_recomputed.count} saved→recomputed, "
           f"{sum(summary.transitions.values())} status changes")
+    print(f"matched {summary.matched_count}, added {summary.added_count}, removed "
+          f"{summary.removed_count}, moved {sum(summary.transitions.values())}; matched by "
+          f"{dict(sorted(result.comparisons[0].matched_by.items()))}")
     for name, times in (("ckpt_core.diff", diff_s), ("to_dict + json", json_s),
                         ("text report", text_s), ("html report", html_s)):
         print(f"{name:<16} median {statistics.median(times):7.4f} s  "

@@ -174,18 +174,24 @@ def _compare(
 ) -> Comparison:
     total = _Tally()
     modules: dict[str, _Tally] = {}
+    groups: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
     changed: list[str] = []
     matched = 0
     for row in rows:
         a, b = row.states[base], row.states[other]
         if a is None and b is None:
             continue
-        matched += a is not None and b is not None
+        if a is not None and b is not None:
+            matched += 1
+            rules[row.matched_by[other] or "origin"] += 1
         if not row.changed(base, other):
             continue
         changed.append(row.key)
         total.add(a, b)
         modules.setdefault(row.module or ROOT_MODULE, _Tally()).add(a, b)
+        for group in _groups(row.module):
+            groups[group] += 1
     before, after = infos[base], infos[other]
     peak = (Delta(before.peak_bytes, after.peak_bytes)
             if before.peak_bytes is not None and after.peak_bytes is not None else None)
@@ -210,6 +216,8 @@ def _compare(
                       for m in sorted(modules, key=module_sort_key)),
         regions=_region_changes(rows, docs, base, other),
         changed=tuple(changed),
+        groups={g: groups[g] for g in sorted(groups, key=module_sort_key)},
+        matched_by=dict(rules),
     )
 
 
@@ -222,6 +230,12 @@ def _time_delta(a: Mapping[str, Any], b: Mapping[str, Any]) -> SecondsDelta | No
     if sa.get("cost_profile") != sb.get("cost_profile"):
         return None
     return SecondsDelta(float(ta), float(tb))
+
+
+def _groups(module: str | None) -> list[str]:
+    """The root and every module group containing `module` (`blocks`, `blocks.0`, …)."""
+    parts = module.split(".") if module else []
+    return [ROOT_MODULE] + [".".join(parts[: k + 1]) for k in range(len(parts))]
 
 
 def _region_changes(

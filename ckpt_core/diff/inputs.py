@@ -36,6 +36,10 @@ class ForwardNode:
     bytes: int
     saved_activation_bytes: int
     recompute_flops: int
+    shape: tuple[int, ...] | None = None
+    wraps: str | None = None
+    #: position among the model's own outputs (the forward graph's first outputs), if it is one
+    user_output: int | None = None
 
 
 def as_document(item: Analysis | Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -71,8 +75,11 @@ def forward_nodes(doc: Mapping[str, Any], where: str = "analysis") -> list[Forwa
     The joint graph's forward part is used where there is one: it holds every forward op before
     partitioning, so a value the partitioner moved entirely into the backward (recomputed, no
     longer in the forward graph) still lines up with the same value in another analysis. Nodes
-    the forward graph adds (RNG wrappers) follow. The forward graph's copy of a node wins, as it
-    carries the tags after partitioning.
+    the forward graph adds (RNG wrappers) follow. The forward graph's copy of a node wins for its
+    tags and status (they are the partition's); its inputs stay the joint graph's, the structure
+    before partitioning. An RNG wrapper that runs an op the partitioner dropped from the forward
+    (`unused`) takes that op's place: the op's entry gets the wrapper's name and status, and what
+    read the wrapper reads the op.
     """
     try:
         out: list[ForwardNode] = []
@@ -91,18 +98,23 @@ def _region_nodes(region: Mapping[str, Any]) -> list[ForwardNode]:
     joint = graphs.get("joint")
     if joint is not None:
         from_joint = [
-            fw_by_name.get(n["name"], n) for n in joint["nodes"]
+            {**fw_by_name[n["name"]], "inputs": n.get("inputs", [])} if n["name"] in fw_by_name
+            else n
+            for n in joint["nodes"]
             if n["op"] != "output" and n.get("partitioner_tag") == "is_forward"
         ]
         joint_names = {n["name"] for n in from_joint}
-        nodes = from_joint + [n for n in forward if n["name"] not in joint_names]
+        nodes = _fold_rng_wrappers(
+            from_joint, [n for n in forward if n["name"] not in joint_names])
     else:
         nodes = forward
     saved_bytes = _saved_activation_bytes(region, fw_by_name)
     flops = _recompute_flops(graphs.get("backward"))
+    user_outputs = _user_outputs(graphs["forward"]["nodes"], region.get("num_user_outputs"))
     out = []
     for n in nodes:
         source = n.get("source")
+        shape = n.get("shape")
         out.append(ForwardNode(
             region=index,
             name=n["name"],
@@ -120,7 +132,42 @@ def _region_nodes(region: Mapping[str, Any]) -> list[ForwardNode]:
             bytes=int(n.get("bytes", 0)),
             saved_activation_bytes=saved_bytes.get(n["name"], 0),
             recompute_flops=flops.get(n["name"], 0),
+            shape=tuple(shape) if isinstance(shape, list) else None,
+            wraps=n.get("wraps"),
+            user_output=user_outputs.get(n["name"]),
         ))
+    return out
+
+
+def _fold_rng_wrappers(
+    joint: list[dict[str, Any]], extra: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`joint + extra`, where each RNG wrapper of `extra` that runs an `unused` joint op with the
+    same inputs is merged into that op (see `forward_nodes`)."""
+    unused = {(n["target"], tuple(n.get("inputs", ()))): i for i, n in enumerate(joint)
+              if n.get("status") == "unused"}
+    renamed: dict[str, str] = {}
+    kept = []
+    for n in extra:
+        i = unused.pop((n.get("wraps"), tuple(n.get("inputs", ()))), None) if n.get("wraps") \
+            else None
+        if i is None:
+            kept.append(n)
+            continue
+        renamed[n["name"]] = joint[i]["name"]
+        joint[i] = {**joint[i], **{k: n.get(k) for k in ("status", "policy", "bytes")}}
+    if renamed:
+        kept = [{**n, "inputs": [renamed.get(x, x) for x in n.get("inputs", ())]} for n in kept]
+    return joint + kept
+
+
+def _user_outputs(nodes: list[Mapping[str, Any]], count: Any) -> dict[str, int]:
+    """The model's own outputs (the first `count` entries of the output node): name → position."""
+    if not nodes or nodes[-1]["op"] != "output" or not isinstance(count, int):
+        return {}
+    out: dict[str, int] = {}
+    for position, name in enumerate(nodes[-1].get("inputs", ())[:count]):
+        out.setdefault(name, position)
     return out
 
 

@@ -1,20 +1,37 @@
-"""Match forward nodes across analyses into the rows of an N-way table (pure, deterministic).
+"""Match forward nodes across analyses by structure, into the rows of an N-way table (pure).
 
-Each analysis is matched against the rows built from the analyses before it, with two keys:
+Identity is structure, not text: a node is the same node in two analyses when its op, its
+canonical module path and its matched inputs agree. Source lines and FX names are not used
+(they shift whenever anything is added before them). Each analysis is matched against the one
+before it, by these rules, each named in `NodeRow.matched_by`:
 
-- **stable key** — region, op target, module path, source line and occurrence order among nodes
-  sharing those (`region|param|<name>` for parameters, `region|input|<k>` for inputs). FX names
-  are left out on purpose: they renumber whenever an op is added anywhere before.
-- **structure** — region, target and the rows of the node's inputs (so it is known once the
-  inputs are matched). It follows nodes whose module path or line shifted (an edited snippet)
-  while the computation stayed the same.
+- `parameter` — anchors: parameters and buffers with the same canonical name (module path +
+  leaf; shapes may differ: a wider layer is the same parameter with new bytes).
+- `input` — anchors: the graph's other inputs, by position.
+- `structure` — propagation along edges, in topological order: a node whose inputs are all
+  matched (or are parameter-only values such as a transposed weight, still unmatched) pairs
+  with a node of the other analysis that has the same op, the same canonical module, and reads
+  the partners of its matched inputs in the same argument positions. A different module is
+  accepted only for a renamed one (the node's module does not exist in the other analysis and
+  the candidate's does not exist in this one). Among several candidates the one in the same
+  module wins, then the one with the same shape, then the earlier one (so siblings pair in
+  order).
+- `getitem` — the same, for the `getitem`s of a matched multi-output op (they pair in order).
+- `rng_wrapper` — the same, where one side runs the op inside an RNG wrapper
+  (`run_and_save_rng_state`, `graphsafe_run_with_rng_state`) and the other side runs the op
+  itself, or wraps it differently: the wrapper is compared by the op it wraps.
+- `consumer` — upward from a matched pair: inputs in the same argument position that are both
+  still unmatched and run the same op (a renamed layer's weights, a constant, a seed).
+- `output` — anchors: the model's own outputs, by position, when they run the same op; the
+  `consumer` rule then walks up from them.
+- `fallback` — what remains: same canonical module path and op, paired by order within that
+  module.
 
-In order of trust, swept in topological order until nothing changes: both keys agree; the
-structure alone, unless the row's own stable key is still wanted by an unmatched node here (in
-model v2 an extra block's first op reads what `ln_f` read in v1, yet `ln_f` is still there);
-then the stable key alone (a node whose inputs changed, like `ln_f` reading the new block).
-Whatever still has no partner starts a new row (added); rows an analysis has no node for are
-removed in it. Nodes are only matched within the same region.
+Nodes are only matched within the same compiled region. A leading module segment only one
+analysis has (`model.layers.0` against `layers.0`) is lined up first (`shared_root_offset`).
+Whatever has no partner starts a new row (added); rows an analysis has no node for are removed
+in it. A row that skips an analysis is not revived: each analysis is matched with its
+predecessor only.
 """
 
 from __future__ import annotations
@@ -22,27 +39,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..module_paths import shared_root_offset, strip_root
 from .inputs import ForwardNode
 
-#: `(region, target, rows of the inputs)`
-Structure = tuple[int, str, tuple[int, ...]]
+#: Every value of `NodeRow.matched_by` and what it means (see the module docstring).
+MATCH_RULES: dict[str, str] = {
+    "origin": "the analysis whose node started the row",
+    "parameter": "same parameter or buffer (canonical name)",
+    "input": "same graph input (position)",
+    "output": "same model output (position) and op",
+    "structure": "same op reading the matched inputs",
+    "getitem": "same output of a matched multi-output op",
+    "rng_wrapper": "same op, run inside an RNG wrapper on one side",
+    "consumer": "same op in the same argument position of a matched node",
+    "fallback": "same module and op, in order within the module",
+}
 
 
 @dataclass
 class MatchedRow:
-    """A row while it is being built: `nodes[i]` / `how[i]` as in `model.NodeRow`; `structure`
-    as seen by the analysis that created it."""
+    """A row while it is being built: `nodes[i]` / `how[i]` as in `model.NodeRow`."""
 
     key: str
     first: ForwardNode
     nodes: list[ForwardNode | None]
     how: list[str | None]
-    structure: Structure | None = None
     order: tuple[int, ...] = field(default=())
 
 
 def stable_keys(nodes: Sequence[ForwardNode]) -> list[str]:
-    """Each node's stable key; unique within one analysis."""
+    """A readable id per node, unique within one analysis: `region|param|<name>`,
+    `region|input|<k>`, else `region|target|module|<occurrence>`."""
     seen: dict[tuple[object, ...], int] = {}
     keys = []
     for n in nodes:
@@ -50,127 +77,246 @@ def stable_keys(nodes: Sequence[ForwardNode]) -> list[str]:
             keys.append(f"{n.region}|param|{n.param}")
             continue
         group: tuple[object, ...] = (
-            (n.region, "input") if n.op == "placeholder"
-            else (n.region, n.target, n.module or "", n.line if n.line is not None else "")
-        )
+            (n.region, "input") if n.op == "placeholder" else (n.region, n.target, n.module or ""))
         occurrence = seen.get(group, 0)
         seen[group] = occurrence + 1
         keys.append("|".join(map(str, (*group, occurrence))))
     return keys
 
 
-class _Matcher:
-    """Matches one analysis (`analysis` is its position) against the rows so far."""
+def _op(n: ForwardNode) -> str:
+    """The op compared: an RNG wrapper counts as the op it runs."""
+    return n.wraps or n.target
 
-    def __init__(self, rows: list[MatchedRow], by_key: dict[str, int],
-                 by_structure: dict[Structure, list[int]], nodes: Sequence[ForwardNode],
-                 analysis: int, count: int):
-        self.rows, self.by_key, self.by_structure = rows, by_key, by_structure
-        self.nodes, self.analysis, self.count = nodes, analysis, count
-        self.keys = stable_keys(nodes)
-        self.holder = {key: i for i, key in enumerate(self.keys)}
-        self.row_of: list[int | None] = [None] * len(nodes)
-        self.index = {(n.region, n.name): i for i, n in enumerate(nodes)}
+
+class _Side:
+    """One analysis' nodes with the graph structure the matcher walks."""
+
+    def __init__(self, nodes: Sequence[ForwardNode], root_depth: int):
+        self.nodes = nodes
+        index = {(n.region, n.name): i for i, n in enumerate(nodes)}
+        self.inputs: list[tuple[int, ...]] = [
+            tuple(index[(n.region, name)] for name in n.inputs if (n.region, name) in index)
+            for n in nodes]
+        self.users: list[list[int]] = [[] for _ in nodes]
+        for i, ins in enumerate(self.inputs):
+            for j in dict.fromkeys(ins):
+                self.users[j].append(i)
+        self.module = [strip_root(n.module, root_depth) for n in nodes]
+        self.modules = set(self.module)
+        self.param = [strip_root(n.param, root_depth) for n in nodes]
+        self.op = [_op(n) for n in nodes]
+        # parameter-only values (a parameter, a constant, a transposed weight): they are
+        # matched through their consumer, so they may still be unmatched when it is
+        self.free = [False] * len(nodes)
+        for i, n in enumerate(nodes):
+            self.free[i] = (bool(n.param) if n.op == "placeholder"
+                            else all(self.free[j] for j in self.inputs[i]))
+
+
+class _PairMatcher:
+    """Matches analysis `b` against analysis `a`: `partner[j]` is b's node j's partner in a."""
+
+    def __init__(self, a: Sequence[ForwardNode], b: Sequence[ForwardNode]):
+        depth_a, depth_b = shared_root_offset(_paths(a), _paths(b))
+        self.a, self.b = _Side(a, depth_a), _Side(b, depth_b)
+        self.a2b: dict[int, int] = {}
+        self.partner: dict[int, int] = {}
+        self.how: dict[int, str] = {}
 
     def run(self) -> None:
+        self._anchors()
         while True:
-            while self._sweep():
+            while self._propagate():
                 pass
-            if not self._key_only():
+            if not (self._outputs() or self._fallback()):
                 break
-        self._add_rest()
 
-    def structure(self, i: int) -> Structure | None:
-        """The node's structural key, or None while an input is unmatched (or for inputs)."""
-        node = self.nodes[i]
-        if node.op == "placeholder":
-            return None
-        inputs = []
-        for name in node.inputs:
-            j = self.index.get((node.region, name))
-            r = self.row_of[j] if j is not None else None
-            if r is None:
-                return None
-            inputs.append(r)
-        return (node.region, node.target, tuple(inputs))
+    # -- rules -------------------------------------------------------------------------------
+    def _anchors(self) -> None:
+        params: dict[tuple[int, str], int] = {}
+        inputs: dict[tuple[int, int], int] = {}
+        counts: dict[int, int] = {}
+        for i, n in enumerate(self.a.nodes):
+            if n.op != "placeholder":
+                continue
+            if self.a.param[i]:
+                params.setdefault((n.region, self.a.param[i] or ""), i)
+            else:
+                k = counts.get(n.region, 0)
+                counts[n.region] = k + 1
+                inputs[(n.region, k)] = i
+        counts.clear()
+        for j, n in enumerate(self.b.nodes):
+            if n.op != "placeholder":
+                continue
+            if self.b.param[j]:
+                found = params.get((n.region, self.b.param[j] or ""))
+                if found is not None:
+                    self._pair(found, j, "parameter")
+            else:
+                k = counts.get(n.region, 0)
+                counts[n.region] = k + 1
+                found = inputs.get((n.region, k))
+                if found is not None:
+                    self._pair(found, j, "input")
 
-    def _free(self, r: int) -> bool:
-        return self.rows[r].nodes[self.analysis] is None
-
-    def _sweep(self) -> int:
+    def _propagate(self) -> int:
         matched = 0
-        for i in range(len(self.nodes)):
-            if self.row_of[i] is not None:
+        a, b = self.a, self.b
+        for i, n in enumerate(a.nodes):
+            if i in self.a2b or n.op == "placeholder" or not a.inputs[i]:
                 continue
-            structure = self.structure(i)
-            k = self.by_key.get(self.keys[i])
-            if k is not None and self._free(k) and (
-                self.nodes[i].op == "placeholder" or self.rows[k].structure == structure
-            ):
-                self._claim(i, k, "key")
-                matched += 1
+            ins = a.inputs[i]
+            anchor = next((x for x in ins if x in self.a2b), None)
+            if anchor is None or not all(x in self.a2b or a.free[x] for x in ins):
                 continue
-            if structure is None:
+            best: tuple[tuple[bool, bool, int], int] | None = None
+            for j in b.users[self.a2b[anchor]]:
+                if j in self.partner or b.op[j] != a.op[i] or b.nodes[j].region != n.region:
+                    continue
+                if not self._consistent(ins, b.inputs[j]) or not self._same_module(i, j):
+                    continue
+                rank = (b.module[j] != a.module[i], b.nodes[j].shape != n.shape, j)
+                if best is None or rank < best[0]:
+                    best = (rank, j)
+            if best is None:
                 continue
-            for r in self.by_structure.get(structure, ()):
-                holder = self.holder.get(self.rows[r].key)
-                if self._free(r) and (holder is None or self.row_of[holder] is not None):
-                    self._claim(i, r, "structure")
-                    matched += 1
-                    break
+            j = best[1]
+            rule = ("getitem" if n.target == "operator.getitem"
+                    else "rng_wrapper" if b.nodes[j].target != n.target else "structure")
+            self._pair(i, j, rule)
+            matched += 1
         return matched
 
-    def _key_only(self) -> int:
+    def _same_module(self, i: int, j: int) -> bool:
+        """Same canonical module, or a renamed one: a's module is gone from b and b's is new."""
+        ma, mb = self.a.module[i], self.b.module[j]
+        return ma == mb or (ma not in self.b.modules and mb not in self.a.modules)
+
+    def _consistent(self, ins_a: tuple[int, ...], ins_b: tuple[int, ...]) -> bool:
+        if len(ins_a) != len(ins_b):
+            return False
+        for x, y in zip(ins_a, ins_b, strict=True):
+            if x in self.a2b:
+                if self.a2b[x] != y:
+                    return False
+            elif y in self.partner or not self.b.free[y] or self.b.op[y] != self.a.op[x]:
+                return False
+        return True
+
+    def _outputs(self) -> int:
+        by_position: dict[tuple[int, int], int] = {
+            (n.region, n.user_output): i for i, n in enumerate(self.a.nodes)
+            if n.user_output is not None and i not in self.a2b}
         matched = 0
-        for i in range(len(self.nodes)):
-            k = self.by_key.get(self.keys[i])
-            if self.row_of[i] is None and k is not None and self._free(k):
-                self._claim(i, k, "key")
+        for j, n in enumerate(self.b.nodes):
+            if n.user_output is None or j in self.partner:
+                continue
+            i = by_position.get((n.region, n.user_output))
+            if i is not None and self.a.op[i] == self.b.op[j]:
+                self._pair(i, j, "output")
                 matched += 1
         return matched
 
-    def _add_rest(self) -> None:
-        previous: dict[int, int] = {}  # region -> row of the previous node in this analysis
-        for i, node in enumerate(self.nodes):
-            if self.row_of[i] is None:
-                r = len(self.rows)
-                structure = self.structure(i)
-                # a row matched by structure may already own this key: keep row keys unique
-                key = self.keys[i] if self.keys[i] not in self.by_key else (
-                    f"{self.keys[i]}@{self.analysis}")
-                self.rows.append(MatchedRow(
-                    key=key, first=node, nodes=[None] * self.count,
-                    how=[None] * self.count, structure=structure,
-                    order=self._order(previous, node, i)))
-                self.by_key[key] = r
-                if structure is not None:
-                    self.by_structure.setdefault(structure, []).append(r)
-                self._claim(i, r, "key")
-            r_here = self.row_of[i]
-            assert r_here is not None
-            previous[node.region] = r_here
+    def _fallback(self) -> int:
+        """Pair leftovers by module, op and order. The frontier first (nodes whose inputs are
+        matched, where structure found no partner), so what lies past it can still be matched by
+        structure; everything else only when the frontier yields nothing."""
+        return self._fallback_pass(frontier_only=True) or self._fallback_pass(frontier_only=False)
 
-    def _order(self, previous: dict[int, int], node: ForwardNode, i: int) -> tuple[int, ...]:
-        """Sort key of a new row: tuples compare element-wise and a prefix sorts first, so a
-        row ordered `(*predecessor, analysis, position)` lands right after its predecessor."""
-        if self.analysis == 0:
-            return (node.region, i)
-        after = (self.rows[previous[node.region]].order if node.region in previous
-                 else (node.region, -1))
-        return (*after, self.analysis, i)
+    def _fallback_pass(self, *, frontier_only: bool) -> int:
+        pending: dict[tuple[object, ...], list[int]] = {}
+        for i in range(len(self.a.nodes)):
+            if i not in self.a2b and (not frontier_only or all(
+                    x in self.a2b or self.a.free[x] for x in self.a.inputs[i])):
+                pending.setdefault(self._fallback_key(self.a, i), []).append(i)
+        matched = 0
+        for j in range(len(self.b.nodes)):
+            if j in self.partner:
+                continue
+            queue = pending.get(self._fallback_key(self.b, j))
+            if queue:
+                self._pair(queue.pop(0), j, "fallback")
+                matched += 1
+        return matched
 
-    def _claim(self, i: int, r: int, how: str) -> None:
-        self.row_of[i] = r
-        self.rows[r].nodes[self.analysis] = self.nodes[i]
-        self.rows[r].how[self.analysis] = how
+    @staticmethod
+    def _fallback_key(side: _Side, i: int) -> tuple[object, ...]:
+        n = side.nodes[i]
+        if n.op == "placeholder":
+            # a parameter of a renamed layer: same owner position is unknowable, same shape is not
+            return (n.region, "placeholder", bool(n.param), n.shape)
+        return (n.region, side.module[i], side.op[i])
+
+    def _pair(self, i: int, j: int, rule: str) -> None:
+        """Pair a's node i with b's node j, then walk up through inputs both leave unmatched."""
+        stack = [(i, j, rule)]
+        while stack:
+            i, j, rule = stack.pop()
+            if i in self.a2b or j in self.partner:
+                continue
+            self.a2b[i], self.partner[j], self.how[j] = j, i, rule
+            ins_a, ins_b = self.a.inputs[i], self.b.inputs[j]
+            if len(ins_a) != len(ins_b):
+                continue
+            for x, y in zip(ins_a, ins_b, strict=True):
+                if (x not in self.a2b and y not in self.partner and self.a.op[x] == self.b.op[y]
+                        and self.a.nodes[x].region == self.b.nodes[y].region
+                        and bool(self.a.nodes[x].param) == bool(self.b.nodes[y].param)
+                        and len(self.a.inputs[x]) == len(self.b.inputs[y])):
+                    stack.append((x, y, "consumer"))
+
+
+def _paths(nodes: Sequence[ForwardNode]) -> set[str]:
+    out: set[str] = set()
+    for n in nodes:
+        if n.module:
+            out.add(n.module)
+        if n.param:
+            out.add(n.param.rpartition(".")[0] or n.param)
+    return out
+
+
+def match_pair(a: Sequence[ForwardNode], b: Sequence[ForwardNode]) -> dict[int, tuple[int, str]]:
+    """For each node of `b` that has a partner in `a`: its position → (partner's position, rule)."""
+    matcher = _PairMatcher(a, b)
+    matcher.run()
+    return {j: (i, matcher.how[j]) for j, i in matcher.partner.items()}
 
 
 def match(analyses: Sequence[Sequence[ForwardNode]]) -> list[MatchedRow]:
     """Rows in table order: by region, then where the first analysis holding a node has it
     (a node new in a later analysis sits right after the row of its predecessor there)."""
     rows: list[MatchedRow] = []
-    by_key: dict[str, int] = {}
-    by_structure: dict[Structure, list[int]] = {}
-    for i, nodes in enumerate(analyses):
-        _Matcher(rows, by_key, by_structure, nodes, i, len(analyses)).run()
+    count = len(analyses)
+    taken: set[str] = set()
+    previous_rows: list[int] = []
+    for k, nodes in enumerate(analyses):
+        pairs = match_pair(analyses[k - 1], nodes) if k else {}
+        keys = stable_keys(nodes)
+        row_of: list[int] = []
+        last_row: dict[int, int] = {}  # region -> row of the previous node in this analysis
+        for j, node in enumerate(nodes):
+            if j in pairs:
+                i, rule = pairs[j]
+                r = previous_rows[i]
+                rows[r].nodes[k], rows[r].how[k] = node, rule
+            else:
+                r = len(rows)
+                key = keys[j] if keys[j] not in taken else f"{keys[j]}@{k}"
+                taken.add(key)
+                if k == 0:
+                    order: tuple[int, ...] = (node.region, j)
+                else:
+                    after = (rows[last_row[node.region]].order if node.region in last_row
+                             else (node.region, -1))
+                    order = (*after, k, j)
+                row = MatchedRow(key=key, first=node, nodes=[None] * count, how=[None] * count,
+                                 order=order)
+                row.nodes[k], row.how[k] = node, "origin"
+                rows.append(row)
+            row_of.append(r)
+            last_row[node.region] = r
+        previous_rows = row_of
     return sorted(rows, key=lambda row: row.order)

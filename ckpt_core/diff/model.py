@@ -7,7 +7,7 @@ nodes by their row `key`, which is stable for the same inputs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -97,13 +97,16 @@ class NodeState:
 class NodeRow:
     """One forward node matched across the analyses: a row of the N-way table.
 
-    `key` is the node's stable key in the analysis that first has it:
-    `region|target|module|line|occurrence` (`occurrence` counts earlier nodes with the same
-    target, module and line), `region|param|<qualified name>` for parameters and
-    `region|input|<occurrence>` for other inputs. `states[i]` is the node in analysis `i`, `None`
-    where that analysis lacks it; `matched_by[i]` says how it was found there: `key` (same stable
-    key), `structure` (same op reading the same matched inputs, where names or lines shifted) or
-    `None`.
+    `key` is a readable id, unique in the diff, from the analysis that first has the node:
+    `region|target|module|occurrence` (`occurrence` counts earlier nodes with the same target in
+    the same canonical module), `region|param|<qualified name>` for parameters and
+    `region|input|<occurrence>` for other inputs (`@<analysis>` is appended when a later
+    analysis' new node would repeat a key). `module` is the canonical module path.
+    `states[i]` is the node in analysis `i`, `None` where that analysis lacks it;
+    `matched_by[i]` says which rule paired it with the node of analysis `i - 1` (`origin` in
+    the analysis that started the row, `None` where it has no node): one of
+    `match.MATCH_RULES` — `parameter`, `input`, `output`, `structure`, `getitem`,
+    `rng_wrapper`, `consumer`, `fallback`.
     """
 
     key: str
@@ -277,6 +280,10 @@ class Comparison:
 
     `changed` lists the keys of rows that differ (status, policy, costs, added or removed) in
     table order; `modules` the per-module rollup of modules with a change, in module order.
+    `groups` counts the changed rows inside each module group, its submodules included
+    (`blocks` counts every change in `blocks.0`, `blocks.1`, …; `(root)` counts them all), so a
+    collapsed group of the graph can say how many changes it hides. `matched_by` counts the
+    other analysis' matched nodes by the rule that matched them.
     """
 
     base: int
@@ -285,6 +292,8 @@ class Comparison:
     modules: tuple[ModuleChange, ...]
     regions: tuple[RegionChange, ...]
     changed: tuple[str, ...]
+    groups: dict[str, int] = field(default_factory=dict)
+    matched_by: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -294,6 +303,8 @@ class Comparison:
             "modules": [m.to_dict() for m in self.modules],
             "regions": [r.to_dict() for r in self.regions],
             "changed": list(self.changed),
+            "groups": dict(self.groups),
+            "matched_by": dict(sorted(self.matched_by.items())),
         }
 
 

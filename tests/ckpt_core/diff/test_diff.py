@@ -167,7 +167,8 @@ def test_an_analysis_diffed_with_itself_is_empty(analysis: Callable[..., Doc]) -
     c = d.comparisons[0]
     assert c.changed == () and c.modules == () and c.summary.transitions == {}
     assert c.summary.matched_count == len(d.rows) == d.analyses[0].node_count
-    assert d.rows and all(r.matched_by == ("key", "key") for r in d.rows)
+    assert d.rows and all(r.matched_by[0] == "origin" and r.matched_by[1] in (
+        "parameter", "input", "structure", "getitem") for r in d.rows)
     assert "no changes" in text_report(d)
     # an `Analysis` object diffs the same as its dict
     obj = ckpt_core.Analysis.from_dict(doc)
@@ -198,9 +199,9 @@ def test_a_shifted_source_line_is_matched_by_structure(analysis: Callable[..., D
     d = ckpt_core.diff([analysis(), analysis(shift_lines=3)])
     assert d.is_empty()
     how = {r.matched_by[1] for r in d.rows}
-    assert how == {"key", "structure"}  # parameters by name, ops by what they read
+    assert how <= {"parameter", "input", "structure", "getitem"}  # anchors, then what ops read
     with_lines = [r for r in d.rows if r.line is not None]
-    assert with_lines and all(r.matched_by[1] == "structure" for r in with_lines)
+    assert with_lines and all(r.matched_by[1] in ("structure", "getitem") for r in with_lines)
 
 
 def test_module_rollup_adds_up_to_the_totals(analysis: Callable[..., Doc]) -> None:

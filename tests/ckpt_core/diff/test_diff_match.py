@@ -14,9 +14,12 @@ Op = tuple[str, str, str, int, tuple[str, ...], str]  # name, target, module, li
 
 
 def doc(ops: list[Op], memory: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A minimal one-region analysis: one parameter placeholder, then `ops`, then the output."""
+    """A minimal one-region analysis: a parameter and an input placeholder, then `ops`, then the
+    output."""
     nodes = [{"name": "p_w", "op": "placeholder", "target": "p_w", "inputs": [],
-              "param": "m.w", "status": "parameter", "bytes": 64}]
+              "param": "m.w", "status": "parameter", "bytes": 64},
+             {"name": "x", "op": "placeholder", "target": "x", "inputs": [],
+              "status": "input", "bytes": 64}]
     for name, target, module, line, inputs, status in ops:
         nodes.append({"name": name, "op": "call_function", "target": target, "module": module,
                       "source": {"line": line, "code": "..."}, "inputs": list(inputs),
@@ -34,22 +37,25 @@ def doc(ops: list[Op], memory: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def chain(first_line: int, statuses: str = "sssss") -> list[Op]:
-    """Five `mul`s in module `m`, one per line, each reading the one before."""
+    """Five `mul`s in module `m`, one per line, each reading the one before (the first reads the
+    input and the weight)."""
     ops: list[Op] = []
-    previous = "p_w"
+    previous = "x"
     for k, status in enumerate(statuses):
         name = f"mul_{k}"
-        ops.append((name, "aten.mul.Tensor", "m", first_line + k, (previous,),
+        ops.append((name, "aten.mul.Tensor", "m", first_line + k,
+                    (previous, "p_w") if previous == "x" else (previous,),
                     {"s": "saved", "r": "recomputed", "f": "forward_only"}[status]))
         previous = name
     return ops
 
 
 def test_lines_shifted_onto_other_ops_lines_still_match_the_same_ops() -> None:
-    # line 10 + 1 is where the second op used to be: the stable keys collide
+    # line 10 + 1 is where the second op used to be: lines are no part of a node's identity
     d = ckpt_core.diff([doc(chain(10, "srfsr")), doc(chain(11, "srfsr"))])
     assert d.is_empty()
-    assert [r.matched_by[1] for r in d.rows] == ["key"] + ["structure"] * 5
+    assert [r.matched_by[1] for r in d.rows] == ["parameter", "input"] + ["structure"] * 5
+    assert [r.matched_by[0] for r in d.rows] == ["origin"] * 7
 
 
 def test_a_moved_op_is_reported_on_the_op_itself_after_a_shift() -> None:
@@ -67,8 +73,10 @@ def test_an_inserted_op_is_added_and_its_consumer_keeps_its_row() -> None:
     assert [r.states[1].name for r in added] == ["relu_new"]  # type: ignore[union-attr]
     assert not [r for r in d.rows if r.states[1] is None]
     # table order: the new op sits right after the row of its predecessor
-    assert [r.key for r in d.rows].index(added[0].key) == 3
-    assert d.row("0|aten.mul.Tensor|m|12|0").matched_by == ("key", "key")
+    assert [r.key for r in d.rows].index(added[0].key) == 4
+    # mul_2 now reads the new op: no structural partner, so it is paired within its module
+    assert d.row("0|aten.mul.Tensor|m|2").matched_by == ("origin", "fallback")
+    assert d.row("0|aten.mul.Tensor|m|3").matched_by == ("origin", "structure")
 
 
 def test_an_extra_consumer_does_not_steal_the_row_of_the_op_it_displaced() -> None:
@@ -77,18 +85,30 @@ def test_an_extra_consumer_does_not_steal_the_row_of_the_op_it_displaced() -> No
     v2 = [*chain(10), ("extra", "aten.tanh.default", "new", 50, ("mul_4",), "saved"),
           ("head", "aten.tanh.default", "top", 40, ("extra",), "saved")]
     d = ckpt_core.diff([doc(v1), doc(v2)])
-    assert d.row("0|aten.tanh.default|top|40|0").states[1].name == "head"  # type: ignore[union-attr]
+    assert d.row("0|aten.tanh.default|top|0").states[1].name == "head"  # type: ignore[union-attr]
     assert [r.module for r in d.rows if r.states[0] is None] == ["new"]
 
 
+def test_siblings_pair_in_order_and_the_same_module_wins() -> None:
+    v1 = [("a", "aten.relu.default", "x", 1, ("x",), "saved"),
+          ("b", "aten.relu.default", "y", 2, ("x",), "recomputed")]
+    v2 = [("b", "aten.relu.default", "y", 2, ("x",), "recomputed"),
+          ("a", "aten.relu.default", "x", 1, ("x",), "saved")]
+    d = ckpt_core.diff([doc(v1), doc(v2)])
+    assert d.is_empty()
+    assert all(r.states[0].name == r.states[1].name for r in d.rows)  # type: ignore[union-attr]
+
+
 def test_stable_keys_count_occurrences_and_name_parameters() -> None:
-    nodes = forward_nodes(doc([("a", "aten.mul.Tensor", "m", 3, ("p_w",), "saved"),
+    nodes = forward_nodes(doc([("a", "aten.mul.Tensor", "m", 3, ("x", "p_w"), "saved"),
                                ("b", "aten.mul.Tensor", "m", 3, ("a",), "saved")]))
-    assert stable_keys(nodes) == ["0|param|m.w", "0|aten.mul.Tensor|m|3|0",
-                                  "0|aten.mul.Tensor|m|3|1"]
+    assert stable_keys(nodes) == ["0|param|m.w", "0|input|0", "0|aten.mul.Tensor|m|0",
+                                  "0|aten.mul.Tensor|m|1"]
     assert nodes[0].module == "m"  # a parameter is grouped under the module owning it
     rows = match([nodes, nodes, nodes])
-    assert [r.how for r in rows] == [["key"] * 3] * 3
+    assert [r.how for r in rows] == [["origin", "parameter", "parameter"],
+                                     ["origin", "input", "input"]] + [
+        ["origin", "structure", "structure"]] * 2
 
 
 def test_peak_is_read_from_either_memory_shape() -> None:
