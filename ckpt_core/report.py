@@ -47,8 +47,9 @@ def text_summary(doc: dict[str, Any], *, top: int = 5) -> str:
 
 
 def hazard_lines(doc: dict[str, Any]) -> list[str]:
-    """One line per hazard, with the nodes it concerns."""
-    hazards = doc.get("hazards") or []
+    """One line per hazard, errors first, with the nodes it concerns and torch's own words."""
+    order = {"error": 0, "warning": 1, "info": 2}
+    hazards = sorted(doc.get("hazards") or [], key=lambda h: order.get(h.get("severity"), 3))
     if not hazards:
         return []
     lines = [f"hazards ({len(hazards)}):"]
@@ -57,6 +58,8 @@ def hazard_lines(doc: dict[str, Any]) -> list[str]:
         more = f" (+{len(names) - 6})" if len(names) > 6 else ""
         nodes = f" [nodes: {', '.join(names[:6])}{more}]" if names else ""
         lines.append(f"  {hz['severity']}: {hz['kind']}: {hz['message']}{nodes}")
+        if hz.get("details"):
+            lines.append(f"    torch said: {hz['details']}")
     return lines
 
 

@@ -21,7 +21,7 @@ from ..program import with_program_summary
 from ..settings import Settings
 from ..source import snippet_sha256
 from .costing import with_cost
-from .run import capture, resolve_device
+from .run import capture, plan_hazards, resolve_device
 from .snippet import LoadedSnippet, load_snippet
 from .torch_compat import version_hazards
 
@@ -38,6 +38,7 @@ def analyze_loaded(
     timings["capture_s"] = time.perf_counter() - start
     start = time.perf_counter()
     regions = renumber_ac_regions([classify(r) for r in result.regions])
+    hazards = plan_hazards(result, regions, snippet)
     timings["classify_s"] = time.perf_counter() - start
     timings.update(result.timings_s)
     analysis = Analysis(
@@ -53,6 +54,7 @@ def analyze_loaded(
         summary=total_summary(regions, len(result.graph_breaks)),
         handovers=tuple(result.handovers),
         timings_s={k: round(v, 6) for k, v in timings.items()},
+        hazards=hazards,
     )
     analysis = with_cost(with_program_summary(analysis), settings, result.knapsack)
     return with_found_hazards(analysis).with_hazards(*version_hazards())

@@ -12,7 +12,8 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,8 @@ from ..errors import (
     SettingsError,
     SnippetContractError,
 )
-from ..ir import GraphBreak, Handover, RawRegion
+from ..ir import GraphBreak, Handover, Hazard, RawRegion, Region
+from ..runtime_checks import runtime_hazards
 from ..settings import BAN_RECOMPUTE_FLAGS, DYNAMO_OPTIONS, Settings
 from .convert import SourceLines
 from .fake import check_fake_device
@@ -201,6 +203,8 @@ class CaptureResult:
     timings_s: dict[str, float]
     knapsack: list[dict[str, Any]] = field(default_factory=list)
     handovers: list[Handover] = field(default_factory=list)
+    #: torch's exception when it failed after partitioning (see `plan_hazards`)
+    torch_failure: BaseException | None = None
 
 
 def default_loss(output: Any) -> torch.Tensor | None:
@@ -283,13 +287,19 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
                 dynamic=False,
             )
             start = time.perf_counter()
+            failure: BaseException | None = None
             try:
                 output = compiled(*snippet.example_inputs)
             except Exception as e:
-                raise _compile_error(e, snippet) from e
+                if not _partitioned_before_failing(e, recorder, snippet):
+                    raise _compile_error(e, snippet) from e
+                # keep the partition torch chose; `plan_hazards` says why torch failed
+                failure = e
             timings["trace_forward_s"] = time.perf_counter() - start
             start = time.perf_counter()
-            if snippet.loss is not None:
+            if failure is not None:
+                pass
+            elif snippet.loss is not None:
                 try:
                     loss = snippet.loss(output)
                 except Exception as e:
@@ -304,7 +314,7 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
                 loss = default_loss(output)
                 if loss is None:
                     raise _nothing_requires_grad(snippet)
-            if snippet.fake is None:
+            if snippet.fake is None and failure is None:
                 # the partitioner produced the backward graph while the forward compiled;
                 # running it checks it on real values. Fake execution runs nothing for real,
                 # and a fake backward would only repeat the shape propagation.
@@ -336,7 +346,55 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
     handovers = link_regions(recorder.call_log, regions, raw_index)
     recorder.call_log.release()
     return CaptureResult(device=device, regions=regions, graph_breaks=list(breaks.records),
-                         timings_s=timings, knapsack=knapsack, handovers=handovers), recorder
+                         timings_s=timings, knapsack=knapsack, handovers=handovers,
+                         torch_failure=failure), recorder
+
+
+def _partitioned_before_failing(e: BaseException, recorder: Recorder,
+                                snippet: LoadedSnippet) -> bool:
+    """Whether torch raised `e` from its own frames after partitioning every region it started:
+    then the partition is complete and worth showing (`plan_hazards` decides if it explains `e`)."""
+    if isinstance(e, CkptError) or not recorder.regions:
+        return False
+    if any(r.joint is None or r.forward is None or r.backward is None for r in recorder.regions):
+        return False
+    frames = traceback.extract_tb(e.__traceback__)
+    return bool(frames) and _is_torch_file(frames[-1].filename) and not any(
+        f.filename == snippet.path for f in frames[-1:])
+
+
+def _is_torch_file(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_TORCH_DIR)
+
+
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+
+
+def torch_frame(e: BaseException) -> str | None:
+    """The innermost torch frame of `e`'s traceback: `torch/…/file.py:N in fn`."""
+    frames = traceback.extract_tb(e.__traceback__)
+    where = next((f for f in reversed(frames) if _is_torch_file(f.filename)), None)
+    if where is None:
+        return None
+    rel = os.path.relpath(where.filename, os.path.dirname(_TORCH_DIR.rstrip(os.sep)))
+    return f"{rel}:{where.lineno} in {where.name}"
+
+
+def torch_failure_text(e: BaseException) -> str:
+    """Where torch raised and its own words: `torch/…/file.py:N in fn: Type: message`."""
+    frame = torch_frame(e)
+    return f"{frame + ': ' if frame else ''}{type(e).__name__}: {e}"
+
+
+def plan_hazards(result: CaptureResult, regions: Sequence[Region],
+                 snippet: LoadedSnippet) -> tuple[Hazard, ...]:
+    """The hazards of the partition as torch's runtime will see it. A torch failure kept by
+    `capture` that these do not explain is raised after all, as the compile error it is."""
+    failure = result.torch_failure
+    hazards = runtime_hazards(regions, torch_failure_text(failure) if failure else None)
+    if failure is not None and not hazards:
+        raise _compile_error(failure, snippet) from failure
+    return hazards
 
 
 def _describe(value: Any) -> str:

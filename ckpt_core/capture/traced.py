@@ -22,11 +22,12 @@ from ..classify import classify, renumber_ac_regions, total_summary
 from ..hazards import with_found_hazards
 from ..ir import Analysis, Region
 from ..program import with_program_summary
+from ..runtime_checks import runtime_hazards
 from ..settings import Settings
 from ..source import snippet_sha256
 from .costing import with_cost
 from .replay import Partitioned, SnapshotRecorder
-from .run import CaptureResult, capture, resolve_device
+from .run import CaptureResult, capture, plan_hazards, resolve_device
 from .snippet import LoadedSnippet, load_snippet
 from .torch_compat import version_hazards
 
@@ -75,6 +76,11 @@ class Traced:
         elif regions is None:
             regions = self.partition(budget, settings=settings, tags=tags)[0]
         timings = {**self.timings_s, "partition_s": time.perf_counter() - start}
+        traced_plan = tags is None and settings == self.settings.replace(memory_budget=budget) \
+            and budget == self.settings.memory_budget
+        # a re-partitioned plan never runs: check it the way torch's runtime would
+        hazards = (plan_hazards(self.result, regions, self.snippet) if traced_plan
+                   else runtime_hazards(regions))
         analysis = Analysis(
             ckptscope_version=__version__,
             torch_version=torch.__version__,
@@ -88,6 +94,7 @@ class Traced:
             summary=total_summary(regions, len(self.result.graph_breaks)),
             handovers=tuple(self.result.handovers),
             timings_s={k: round(v, 6) for k, v in timings.items()},
+            hazards=hazards,
         )
         same_plan = tags is None and budget == self.settings.memory_budget
         knapsack = self.result.knapsack if same_plan else ()
