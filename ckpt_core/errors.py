@@ -11,20 +11,25 @@
     │   │                         torch configs
     │   └── SnippetRuntimeError   the snippet's own code raised (its traceback lines kept)
     ├── CompileError          torch.compile failed (torch's message kept verbatim)
-    │   └── GraphBreakError       a graph break with `fullgraph=True`
+    │   ├── GraphBreakError       a graph break with `fullgraph=True`
+    │   └── TorchInternalError    torch raised from its own frames (partitioner, aot_autograd's
+    │                             runtime wrappers, inductor): the message names the torch frame
+    │                             and keeps torch's first line; the rest is in `details`
     ├── DiffInputError        an input to a diff is not a usable analysis document
     ├── SandboxError          the isolated worker could not run or return the job
     └── AnalysisError         the captured graphs are inconsistent (a ckptscope bug, never
                               the user's)
 
-Each error carries a stable `code`, a human `message` and, where there is one, the snippet `line`.
-`to_dict()` is the `{"type", "code", "message", "line"}` document the CLI and the server emit.
+Each error carries a stable `code`, a human `message` and, where there is one, the snippet `line`;
+`details` keeps long text (torch's whole message) out of the headline. `to_dict()` is the
+`{"type", "code", "message", "line"}` document (plus `details` when there are some) the CLI and
+the server emit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class ErrorDoc(TypedDict):
@@ -34,6 +39,7 @@ class ErrorDoc(TypedDict):
     code: str  #: stable, e.g. `snippet_syntax_error`, `sandbox_error`
     message: str
     line: int | None  #: the snippet line, where there is one
+    details: NotRequired[str]  #: long text kept out of `message` (torch's whole message)
 
 
 class CkptError(Exception):
@@ -41,19 +47,24 @@ class CkptError(Exception):
 
     code = "ckpt_error"
 
-    def __init__(self, message: str, *, line: int | None = None, column: int | None = None):
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
+                 details: str | None = None):
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.details = details
 
     def to_dict(self) -> ErrorDoc:
-        return {
+        out: ErrorDoc = {
             "type": type(self).__name__,
             "code": self.code,
             "message": self.message,
             "line": self.line,
         }
+        if self.details is not None:
+            out["details"] = self.details
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CkptError:
@@ -62,7 +73,9 @@ class CkptError(Exception):
         by_name["CkptError"] = CkptError
         kind = by_name.get(str(data.get("type")), CkptError)
         line = data.get("line")
-        return kind(str(data.get("message", "")), line=line if isinstance(line, int) else None)
+        details = data.get("details")
+        return kind(str(data.get("message", "")), line=line if isinstance(line, int) else None,
+                    details=details if isinstance(details, str) else None)
 
 
 def _all_subclasses(cls: type[CkptError]) -> list[type[CkptError]]:
@@ -103,6 +116,15 @@ class CompileError(CkptError):
 
 class GraphBreakError(CompileError):
     code = "graph_break"
+
+
+class TorchInternalError(CompileError):
+    """torch failed in its own code while compiling or running the snippet: not the snippet's
+    fault. `message` names the torch frame and keeps torch's first line (at most
+    `MESSAGE_CHARS`); `details` has torch's whole message."""
+
+    code = "torch_internal_error"
+    MESSAGE_CHARS = 600
 
 
 class DiffInputError(CkptError):

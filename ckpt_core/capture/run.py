@@ -27,6 +27,7 @@ from ..errors import (
     GraphBreakError,
     SettingsError,
     SnippetContractError,
+    TorchInternalError,
 )
 from ..ir import GraphBreak, Handover, Hazard, RawRegion, Region
 from ..runtime_checks import runtime_hazards
@@ -261,12 +262,39 @@ def _compile_error(e: BaseException, snippet: LoadedSnippet) -> CkptError:
         inner = e.inner_exception
         if isinstance(inner, CkptError):
             return inner
+        if torch_frame(inner) is not None:
+            return torch_internal_error(inner, snippet, line)
         return CompileError(f"torch.compile failed: {type(inner).__name__}: {inner}", line=line)
     if isinstance(e, exc_mod.TorchDynamoException):
         return CompileError(f"torch.compile failed: {type(e).__name__}: {text}", line=line)
+    innermost = traceback.extract_tb(e.__traceback__)[-1:]
+    if innermost and _is_torch_file(innermost[0].filename):
+        # raised by torch's own code (partitioner, runtime wrappers, inductor), not by a line of
+        # the snippet, even when the snippet's frames are further up the stack
+        return torch_internal_error(e, snippet, line)
     if frames:
         return describe_user_exception(e, snippet.path, "the model")
     return CompileError(f"torch.compile failed: {type(e).__name__}: {text}", line=line)
+
+
+def torch_internal_error(e: BaseException, snippet: LoadedSnippet,
+                         line: int | None) -> TorchInternalError:
+    """`e`, raised in torch's frames, as torch's failure: the frame, torch's first line (cut to
+    `TorchInternalError.MESSAGE_CHARS`), the snippet line torch was running, and torch's whole
+    message in `details`."""
+    full = str(e).replace(snippet.path, os.path.basename(snippet.path))
+    first = full.strip().splitlines()[0] if full.strip() else ""
+    frame = torch_frame(e) or "torch"
+    during = f" while running line {line} of the snippet" if line is not None else ""
+    head = f"torch failed inside {frame}{during} (torch's error, not the snippet's): "
+    body = f"{type(e).__name__}: {first}"
+    room = TorchInternalError.MESSAGE_CHARS - len(head)
+    cut = len(body) > room
+    if cut:
+        body = body[: max(room - 16, 0)] + " … (see details)"
+    whole = f"{type(e).__name__}: {full}"
+    return TorchInternalError(head + body, line=line,
+                              details=whole if cut or full.strip() != first else None)
 
 
 def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
+import inspect
 import linecache
 import os
 import sys
@@ -127,6 +129,7 @@ def load_snippet(source: str, path: str, device: str, execution: str = "real") -
                 raise describe_user_exception(e, path, "the snippet") from e
             model = _get_model(module)
             inputs = _get_inputs(module, path)
+            _check_arity(model, inputs, source)
     finally:
         sys.modules.pop(_MODULE_NAME, None)
     loss = getattr(module, "loss", None)
@@ -168,6 +171,37 @@ def _check_fake_model(model: Callable[..., Any], inputs: tuple[Any, ...], device
             f"{', '.join(elsewhere[:3])}{', ...' if len(elsewhere) > 3 else ''}; leave device "
             "placement to the analysis' device setting (no .cuda()/.to(device) in the snippet)"
         )
+
+
+def _check_arity(model: Callable[..., Any], inputs: tuple[Any, ...], source: str) -> None:
+    """`model(*example_inputs)` must bind: a wrong count is the snippet's, at `example_inputs`."""
+    target = model.forward if isinstance(model, nn.Module) else model
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):  # builtins and C functions say nothing: let them run
+        return
+    try:
+        signature.bind(*inputs)
+    except TypeError as e:
+        name = type(model).__name__ + ".forward" if isinstance(model, nn.Module) else getattr(
+            model, "__name__", "model")
+        raise SnippetContractError(
+            f"`example_inputs` holds {len(inputs)} value(s) but `model` is called as "
+            f"{name}{signature}: {e}; make `example_inputs` match its arguments",
+            line=_definition_line(source, "example_inputs"),
+        ) from e
+
+
+def _definition_line(source: str, name: str) -> int | None:
+    """The line where the snippet defines `name` at module level (assignment or def)."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            return node.lineno
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, ast.AnnAssign) else [])
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return node.lineno
+    return None
 
 
 def _get_model(module: types.ModuleType) -> Callable[..., Any]:

@@ -93,12 +93,16 @@ def write_json(path: str, doc: dict[str, Any]) -> None:
 
 
 def report_error(e: CkptError, out: str | None, verbose: bool = False) -> int:
-    """One line on stderr (the whole message with --verbose); the full document with -o."""
+    """One line on stderr (the whole message and its details with --verbose); the full document
+    with -o."""
     lines = e.message.strip().splitlines() or [""]
     where = f" (snippet line {e.line})" if e.line else ""
     text = e.message.strip() if verbose else lines[0]
-    more = "" if verbose or len(lines) == 1 else f" [+{len(lines) - 1} lines: --verbose or -o]"
+    extra = len(lines) - 1 + (1 if e.details else 0)
+    more = "" if verbose or not extra else f" [+{extra} more: --verbose or -o]"
     print(f"ckpt: {type(e).__name__}{where}: {text}{more}", file=sys.stderr)
+    if verbose and e.details:
+        print(f"details: {e.details}", file=sys.stderr)
     if out:
         write_json(out, {"error": e.to_dict()})
     return EXIT_BAD_INPUT

@@ -25,6 +25,7 @@ from ckpt_core.errors import (
     SandboxError,
     SettingsError,
     SnippetError,
+    TorchInternalError,
 )
 from server.diskspace import MESSAGE as DISK_FULL
 from server.diskspace import is_disk_full
@@ -35,6 +36,9 @@ log = logging.getLogger("ckpt.server")
 CORE_STATUS: tuple[tuple[type[CkptError], int], ...] = (
     (SettingsError, 422),
     (SnippetError, 422),
+    # torch's own failure on this snippet: the request cannot be processed as sent, and it is
+    # neither a ckptscope bug (500) nor the sandbox (503)
+    (TorchInternalError, 422),
     (CompileError, 422),
     (SandboxError, 503),
     (AnalysisError, 500),
@@ -57,6 +61,7 @@ class ApiErrorBody(TypedDict):
     message: str
     line: int | None
     type: NotRequired[str]  #: the core error's class, for failures of the core
+    details: NotRequired[str]  #: long text kept out of `message` (torch's whole message)
 
 
 class ApiError(Exception):
@@ -98,10 +103,12 @@ def core_status(error: CkptError) -> int:
 
 
 def error_body(code: str, message: str, line: int | None = None,
-               type_: str | None = None) -> ApiErrorBody:
+               type_: str | None = None, details: str | None = None) -> ApiErrorBody:
     body = ApiErrorBody(code=code, message=message, line=line)
     if type_:
         body["type"] = type_
+    if details is not None:
+        body["details"] = details
     return body
 
 
@@ -138,8 +145,8 @@ def install(app: FastAPI) -> None:
         status = core_status(exc)
         if status >= 500:
             log.error("core error while serving a request: %s", exc.message)
-        return ErrorResponse(error_body(exc.code, exc.message, exc.line, type(exc).__name__),
-                            status_code=status)
+        return ErrorResponse(error_body(exc.code, exc.message, exc.line, type(exc).__name__,
+                                        exc.details), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -106,6 +106,8 @@ class ErrorBody(BaseModel):
     message: str
     line: int | None = None
     type: str | None = None
+    #: long text kept out of `message` (torch's whole message for a `TorchInternalError`)
+    details: str | None = None
 
 
 Status = JobStatus

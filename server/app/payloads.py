@@ -49,7 +49,9 @@ def status_body(share_id: str, job: JobRecord) -> AnalysisStatus:
         document_url=f"/api/analyses/{share_id}/document", summary=job.summary,
         error=ErrorBody(code=str(error.get("code", "error")),
                         message=redact(str(error.get("message", ""))),
-                        line=error.get("line"), type=error.get("type")) if error else None)
+                        line=error.get("line"), type=error.get("type"),
+                        details=redact(str(error["details"])) if error.get("details") else None)
+                        if error else None)
 
 
 async def parse_submission(request: Request, model: type[AnalysisRequest]) -> AnalysisRequest:
