@@ -262,15 +262,17 @@ def _compile_error(e: BaseException, snippet: LoadedSnippet) -> CkptError:
         inner = e.inner_exception
         if isinstance(inner, CkptError):
             return inner
-        if torch_frame(inner) is not None:
+        inner_frames = traceback.extract_tb(inner.__traceback__)[-1:]
+        if inner_frames and _is_torch_compiler_file(inner_frames[0].filename):
             return torch_internal_error(inner, snippet, line)
         return CompileError(f"torch.compile failed: {type(inner).__name__}: {inner}", line=line)
     if isinstance(e, exc_mod.TorchDynamoException):
         return CompileError(f"torch.compile failed: {type(e).__name__}: {text}", line=line)
     innermost = traceback.extract_tb(e.__traceback__)[-1:]
-    if innermost and _is_torch_file(innermost[0].filename):
-        # raised by torch's own code (partitioner, runtime wrappers, inductor), not by a line of
-        # the snippet, even when the snippet's frames are further up the stack
+    if innermost and _is_torch_compiler_file(innermost[0].filename):
+        # raised by torch's compiler (partitioner, runtime wrappers, inductor), not by a line of
+        # the snippet, even when the snippet's frames are further up the stack. torch's public
+        # API refusing the snippet's arguments (nn, utils.checkpoint) stays the snippet's call.
         return torch_internal_error(e, snippet, line)
     if frames:
         return describe_user_exception(e, snippet.path, "the model")
@@ -319,7 +321,7 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
             try:
                 output = compiled(*snippet.example_inputs)
             except Exception as e:
-                if not _partitioned_before_failing(e, recorder, snippet):
+                if not _partitioned_before_failing(e, recorder):
                     raise _compile_error(e, snippet) from e
                 # keep the partition torch chose; `plan_hazards` says why torch failed
                 failure = e
@@ -378,8 +380,7 @@ def capture(snippet: LoadedSnippet, settings: Settings, device: str, *,
                          torch_failure=failure), recorder
 
 
-def _partitioned_before_failing(e: BaseException, recorder: Recorder,
-                                snippet: LoadedSnippet) -> bool:
+def _partitioned_before_failing(e: BaseException, recorder: Recorder) -> bool:
     """Whether torch raised `e` from its own frames after partitioning every region it started:
     then the partition is complete and worth showing (`plan_hazards` decides if it explains `e`)."""
     if isinstance(e, CkptError) or not recorder.regions:
@@ -387,15 +388,23 @@ def _partitioned_before_failing(e: BaseException, recorder: Recorder,
     if any(r.joint is None or r.forward is None or r.backward is None for r in recorder.regions):
         return False
     frames = traceback.extract_tb(e.__traceback__)
-    return bool(frames) and _is_torch_file(frames[-1].filename) and not any(
-        f.filename == snippet.path for f in frames[-1:])
+    return bool(frames) and _is_torch_compiler_file(frames[-1].filename)
 
 
 def _is_torch_file(filename: str) -> bool:
     return os.path.abspath(filename).startswith(_TORCH_DIR)
 
 
+def _is_torch_compiler_file(filename: str) -> bool:
+    """A file of torch.compile's own stack (dynamo, aot_autograd, the partitioner, inductor)."""
+    path = os.path.abspath(filename)
+    return path.startswith(_TORCH_DIR) and path[len(_TORCH_DIR):].startswith(_COMPILER_PARTS)
+
+
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+_COMPILER_PARTS = tuple(f"{p}{os.sep}" for p in (
+    "_functorch", "_inductor", "_dynamo", "fx", "_subclasses", "_higher_order_ops", "_decomp",
+    "_prims", "_export"))
 
 
 def torch_frame(e: BaseException) -> str | None:
