@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SettingsError
-from .ir import Analysis
+from .ir import HAZARD_KINDS, Analysis
 from .memory.summary import with_memory
 from .settings import Settings
 
@@ -43,6 +43,9 @@ class SweepPoint:
             "recompute_time_s": self.recompute_time_s,
             "peak_bytes": self.peak_bytes,
             "non_monotonic": self.non_monotonic,
+            # what a fresh analysis at this budget warns about (`torch_compile_fails` first)
+            "hazard_kinds": sorted({h.kind for h in self.analysis.hazards},
+                                   key=HAZARD_KINDS.index),
             "partition_s": round(self.partition_s, 6),
         }
         if with_analysis:

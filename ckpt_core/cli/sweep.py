@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'budget':>7}  {'saved':>11}  {'recompute':>13}  {'est. time':>10}  {'peak':>11}")
     for p in result.points:
         flag = "  ← peak not monotonic" if p.non_monotonic else ""
+        if any(h.kind == "torch_compile_fails" for h in p.analysis.hazards):
+            flag += "  ← torch.compile fails with this plan (see its hazards)"
         print(f"{p.budget:>7g}  {fmt_bytes(p.saved_activation_bytes):>11}  "
               f"{fmt_flops(p.recompute_flops):>13}  {fmt_seconds(p.recompute_time_s):>10}  "
               f"{fmt_bytes(p.peak_bytes):>11}{flag}")

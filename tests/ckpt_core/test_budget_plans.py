@@ -46,6 +46,11 @@ def test_sweep_points_are_fresh_analyses(snippet: Path, budgets: tuple[float, ..
     for point in result.points:
         fresh = ckpt_core.analyze_file(snippet, ckpt_core.Settings(memory_budget=point.budget))
         assert plan(point.analysis) == plan(fresh), (snippet.name, point.budget)
+        listed = point.to_dict(with_analysis=False)["hazard_kinds"]
+        assert set(listed) == {h.kind for h in fresh.hazards}
+    if snippet == SAC_BLOCKS:  # the budget torch cannot run is not a clean plan like budget 1
+        assert ["torch_compile_fails" in p.to_dict(with_analysis=False)["hazard_kinds"]
+                for p in result.points] == [False, True, False]
 
 
 def test_a_plan_torch_cannot_run_is_shown_with_a_torch_hazard() -> None:
