@@ -98,3 +98,15 @@ def test_checkpoint_wrapper_paths_are_canonical_and_rng_states_belong_to_dropout
     assert rng, "dropout inside a checkpoint saves an RNG state"
     assert all(n.module and n.module.endswith("drop") for n in rng), [
         (n.name, n.module) for n in rng]
+
+
+@pytest.mark.torch_compile
+def test_a_data_parallel_model_has_the_paths_of_the_model_it_wraps() -> None:
+    source = CHECKPOINT_WRAPPER_MODEL.replace(
+        "model = nn.Sequential(*(checkpoint_wrapper(Block()) for _ in range(2)))",
+        "model = nn.DataParallel(nn.Sequential(Block(), Block()))")
+    analysis = ckpt_core.analyze_source(source, ckpt_core.Settings(decompositions="none"))
+    nodes = [n for r in analysis.regions for g in r.graphs.values() for n in g.nodes]
+    assert {"0.fc1", "1.fc1"} <= {n.module for n in nodes}
+    assert any((n.module_raw or "").startswith("module.") for n in nodes)
+    assert {"0.fc1.weight", "1.fc1.weight"} <= {n.param for n in nodes}
