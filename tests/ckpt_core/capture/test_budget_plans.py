@@ -15,13 +15,12 @@ import ckpt_core
 from ckpt_core.ir import Analysis
 from ckpt_core.runtime_checks import unsaveable
 from ckpt_core.sweep import sweep
-
-from ..conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO
 
 pytestmark = pytest.mark.torch_compile
 
 SAC_BLOCKS = EXAMPLES / "sac_memory_budget.py"
-SAC_GPT = Path(__file__).resolve().parent / "diff_pairs" / "policy_change" / "a.py"
+SAC_GPT = Path(__file__).resolve().parents[1] / "diff" / "diff_pairs" / "policy_change" / "a.py"
 PLAIN_MLP = EXAMPLES / "memory_budget.py"
 
 
