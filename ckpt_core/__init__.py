@@ -39,6 +39,7 @@ from .errors import (
     SnippetError,
     SnippetRuntimeError,
     SnippetSyntaxError,
+    TorchInternalError,
 )
 from .ir import (
     HAZARD_KINDS,
@@ -93,6 +94,7 @@ __all__ = [
     "SnippetRuntimeError",
     "SnippetSyntaxError",
     "SweepResult",
+    "TorchInternalError",
     "WhatIfResult",
     "__version__",
     "analyze",
