@@ -6,6 +6,7 @@ import ast
 import contextlib
 import dataclasses
 import inspect
+import itertools
 import linecache
 import os
 import sys
@@ -21,7 +22,10 @@ from ..errors import SnippetContractError, SnippetRuntimeError
 from ..source import check_source
 from .fake import FakeExecution, is_fake
 
-_MODULE_NAME = "ckpt_snippet"
+#: each loaded snippet runs as its own module, `ckpt_snippet_<n>`: dynamo caches imported modules
+#: by name for the whole process (and aliases them in torch's own globals), so a name shared by
+#: two snippets would hand the second one the first one's module
+_MODULE_NAMES = (f"ckpt_snippet_{n}" for n in itertools.count())
 
 
 @dataclasses.dataclass
@@ -118,9 +122,9 @@ def load_snippet(source: str, path: str, device: str, execution: str = "real") -
     code = compile(tree, path, "exec")
     # Tracebacks and dynamo's stack traces read source lines through linecache.
     linecache.cache[path] = (len(source), None, source.splitlines(True), path)
-    module = types.ModuleType(_MODULE_NAME)
+    module = types.ModuleType(next(_MODULE_NAMES))
     module.__file__ = path
-    sys.modules[_MODULE_NAME] = module
+    sys.modules[module.__name__] = module
     try:
         with default_device(device), fake.building() if fake else contextlib.nullcontext():
             try:
@@ -131,7 +135,7 @@ def load_snippet(source: str, path: str, device: str, execution: str = "real") -
             inputs = _get_inputs(module, path)
             _check_arity(model, inputs, source)
     finally:
-        sys.modules.pop(_MODULE_NAME, None)
+        sys.modules.pop(module.__name__, None)
     loss = getattr(module, "loss", None)
     if loss is not None and not callable(loss):
         raise SnippetContractError(

@@ -159,6 +159,14 @@ def aot_autograd(**kwargs: Any) -> Any:
 
 def reset_dynamo() -> None:
     torch._dynamo.reset()
+    # dynamo also keeps every module it imported by name for the process (2.13:
+    # `symbolic_convert._import_module`, a functools cache); each snippet runs as its own module,
+    # so forget them with the rest
+    import torch._dynamo.symbolic_convert as symbolic_convert
+
+    cache_clear = getattr(getattr(symbolic_convert, "_import_module", None), "cache_clear", None)
+    if callable(cache_clear):
+        cache_clear()
 
 
 def dynamo_config_patch(**changes: Any) -> Any:
