@@ -79,6 +79,12 @@ def cost_lines(doc: dict[str, Any]) -> list[str]:
         "  by profile: " + ", ".join(
             f"{r['profile']} {fmt_seconds(r['recompute_time_s'])}" for r in cost["by_profile"]),
     ]
+    if isinstance(m := cost.get("measured"), dict):
+        top_ops = ", ".join(f"{op} {fmt_seconds(t)}" for op, t in list(m["by_op"].items())[:3])
+        lines.append(f"  measured on {m['device']} ({m['method']}): "
+                     f"{fmt_seconds(m['recompute_time_s'])} for {m['count']} recompute op(s) vs "
+                     f"est. {fmt_seconds(rc['time_s'])} ({profile['label']})"
+                     + (f"; most: {top_ops}" if top_ops else ""))
     for k in cost.get("torch_knapsack", ()):
         if k.get("expected_runtime") is None:
             lines.append(f"  torch's knapsack (region {k['region']}): {k.get('note', 'none')}")

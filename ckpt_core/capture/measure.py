@@ -7,13 +7,18 @@ graphs' nodes in order, exactly the axis of `ckpt_core.memory.memory_timeline`.
 
 Two samplers: `storage_bytes` (any device: the distinct storages the live values reference)
 and, on CUDA, `cuda_allocated_bytes` (the caching allocator's `memory_allocated`).
+
+A `NodeTimer` can time chosen backward nodes (the recompute nodes) while they run: `CpuTimer`
+with `time.perf_counter_ns`, `CudaTimer` with a pair of timing events around each node, read
+after one synchronize at the end. The CUDA calls sit behind `cuda_event` alone.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.fx as fx
@@ -36,6 +41,8 @@ class MeasuredTimeline:
 
     steps: tuple[MeasuredStep, ...]
     peak_bytes: int
+    #: seconds each timed backward node took, in run order (empty unless a timer was given)
+    node_times_s: tuple[tuple[str, float], ...] = ()
 
     def live_bytes(self) -> list[int]:
         return [s.live_bytes for s in self.steps]
@@ -97,11 +104,65 @@ def _fetch_attr(gm: fx.GraphModule, target: str) -> Any:
     return obj
 
 
+class NodeTimer(Protocol):
+    """Times the call of one node; `times_s()` gives every timed node's seconds, in order."""
+
+    def time(self, name: str, call: Callable[[], Any]) -> Any: ...
+
+    def times_s(self) -> list[tuple[str, float]]: ...
+
+
+class CpuTimer:
+    """Wall-clock time of each call (`time.perf_counter_ns`): CPU ops run synchronously."""
+
+    def __init__(self) -> None:
+        self._times: list[tuple[str, float]] = []
+
+    def time(self, name: str, call: Callable[[], Any]) -> Any:
+        start = time.perf_counter_ns()
+        out = call()
+        self._times.append((name, (time.perf_counter_ns() - start) / 1e9))
+        return out
+
+    def times_s(self) -> list[tuple[str, float]]:
+        return list(self._times)
+
+
+def cuda_event() -> Any:
+    """A CUDA event that records time: the only CUDA call of the timers."""
+    return torch.cuda.Event(enable_timing=True)
+
+
+class CudaTimer:
+    """Device time of each call: a timing event recorded before and after it on the current
+    stream; `times_s` synchronizes once on the last event, then reads each pair."""
+
+    def __init__(self) -> None:
+        self._pairs: list[tuple[str, Any, Any]] = []
+
+    def time(self, name: str, call: Callable[[], Any]) -> Any:
+        start, end = cuda_event(), cuda_event()
+        start.record()
+        out = call()
+        end.record()
+        self._pairs.append((name, start, end))
+        return out
+
+    def times_s(self) -> list[tuple[str, float]]:
+        if not self._pairs:
+            return []
+        self._pairs[-1][2].synchronize()
+        return [(name, float(start.elapsed_time(end)) / 1e3) for name, start, end in self._pairs]
+
+
 class _Run:
     """State shared by the forward and backward passes: what the caller holds, and samples."""
 
-    def __init__(self, sampler: Sampler):
+    def __init__(self, sampler: Sampler, timer: NodeTimer | None = None,
+                 timed: frozenset[str] = frozenset()):
         self.sampler = sampler
+        self.timer = timer
+        self.timed = timed
         self.held: dict[str, Any] = {}
         self.steps: list[MeasuredStep] = []
         self.peak_bytes = 0
@@ -114,7 +175,11 @@ class _Run:
         for i, node in enumerate(gm.graph.nodes):
             if node.op == "call_function":
                 args, kwargs = fx.node.map_arg((node.args, node.kwargs), lambda a: env[a])
-                env[node] = node.target(*args, **kwargs)
+                if self.timer is not None and kind == "backward" and node.name in self.timed:
+                    env[node] = self.timer.time(
+                        node.name, lambda: node.target(*args, **kwargs))  # noqa: B023
+                else:
+                    env[node] = node.target(*args, **kwargs)
             elif node.op == "get_attr":
                 env[node] = _fetch_attr(gm, str(node.target))
             elif node.op == "output":
@@ -145,14 +210,16 @@ def _is_rng_input(node: fx.Node) -> bool:
 def measure_region(
     forward: fx.GraphModule, backward: fx.GraphModule | None, num_user_outputs: int, *,
     device: torch.device | str = "cpu", sampler: Sampler = storage_bytes,
-    inputs: list[Any] | None = None,
+    inputs: list[Any] | None = None, timer: NodeTimer | None = None,
+    timed: Iterable[str] = (),
 ) -> MeasuredTimeline:
     """One forward and backward of a partitioned region on real tensors, sampled per node.
 
     `inputs` are the forward's placeholder values (made from the traced values when omitted);
-    tangents are random tensors shaped like the traced ones.
+    tangents are random tensors shaped like the traced ones. With a `timer`, the backward
+    nodes named in `timed` are timed (`node_times_s`).
     """
-    state = _Run(sampler)
+    state = _Run(sampler, timer, frozenset(timed))
     fw_placeholders = [n for n in forward.graph.nodes if n.op == "placeholder"]
     values = inputs if inputs is not None else [
         _placeholder_value(n, device) for n in fw_placeholders]
@@ -177,4 +244,5 @@ def measure_region(
             del saved, saved_iter
             # the backward owns the saved values now: each is freed after its last use
             state.held["gradients"] = state.run(backward, "backward", bw_env)
-    return MeasuredTimeline(steps=tuple(state.steps), peak_bytes=state.peak_bytes)
+    return MeasuredTimeline(steps=tuple(state.steps), peak_bytes=state.peak_bytes,
+                            node_times_s=tuple(timer.times_s()) if timer else ())

@@ -53,6 +53,8 @@ class Measured:
     peak_bytes: int
     live_bytes: tuple[int, ...]
     history_peak_bytes: int | None = None
+    #: (backward node, seconds) of each recompute node timed in the run (see `cost.measured`)
+    recompute_times_s: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self, analytic_peak_bytes: int) -> dict[str, Any]:
         return {

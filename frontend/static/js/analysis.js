@@ -162,6 +162,13 @@ function knapsackNote() {
   return k.length ? ` · torch's knapsack: ${k.map((x) => `${x.expected_runtime.toLocaleString()} ${x.unit || x.estimator}`).join(", ")}` : "";
 }
 
+// The recompute nodes timed on real tensors (a measured analysis) beside the estimate.
+function measuredNote(total) {
+  return total.measured_recompute_time_s != null
+    ? ` · estimated ${fmtTime(total.recompute_time_s)} · measured ${fmtTime(total.measured_recompute_time_s)} on ${total.measured_recompute_device}`
+    : "";
+}
+
 function renderCards() {
   const rs = doc.regions[state.region]?.summary || doc.summary || status.summary || {};
   const total = doc.summary || {};
@@ -177,7 +184,7 @@ function renderCards() {
     card("Recomputed ops", String(rs.recomputed_count ?? "–"), multi ? `all regions ${total.recomputed_count}` : "in backward", "recomputed_count"),
     card("Recompute FLOPs", fmtFlops(rs.recompute_flops), `forward ${fmtFlops(rs.forward_flops)}`, "recompute_flops"),
     total.recompute_time_s != null ? card("Recompute time (est.)", fmtTime(total.recompute_time_s),
-      `${fmtPct(total.recompute_time_fraction)} of forward · ${doc.cost?.profile?.label || total.cost_profile}${knapsackNote()}`, "recompute_time") : null,
+      `${fmtPct(total.recompute_time_fraction)} of forward · ${doc.cost?.profile?.label || total.cost_profile}${measuredNote(total)}${knapsackNote()}`, "recompute_time") : null,
     card("Peak memory", peak.estimated != null ? fmtBytes(peak.estimated) : "–",
       peak.measured != null ? `measured ${fmtBytes(peak.measured)}` : (peak.estimated != null ? "estimated · measured needs a GPU worker" : "estimate not available"), "peak"),
   ].filter(Boolean));
