@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, get_args
 
 SCHEMA_VERSION = 1
 
@@ -405,15 +405,7 @@ HazardKind = Literal[
     "unsupported_torch_version",
 ]
 #: Every hazard kind, in the order reports list them.
-HAZARD_KINDS: tuple[HazardKind, ...] = (
-    "torch_compile_fails",
-    "rng_recomputed",
-    "checkpoint_overridden_by_budget",
-    "graph_break_in_checkpoint",
-    "saved_view_keeps_large_base",
-    "recompute_working_set",
-    "unsupported_torch_version",
-)
+HAZARD_KINDS: tuple[HazardKind, ...] = get_args(HazardKind)
 
 
 @dataclass(frozen=True)
