@@ -112,7 +112,8 @@ HELP: dict[str, str] = {
         "'real': build the model and run forward and backward on real tensors; 'fake': build "
         "parameters and inputs as fake tensors (shapes and dtypes only, no memory, nothing "
         "executed), so full-size models analyse on a small CPU worker; device 'cuda' follows "
-        "CUDA's op choices without a GPU where torch is a CUDA build."
+        "CUDA's op choices and needs a CUDA device (torch's autograd engine touches it even for "
+        "fake tensors)."
     ),
 }
 

@@ -7,13 +7,15 @@ module-level code runs in: every tensor it creates is fake, and in-place random 
 values to fill. `tracing()` is the context torch.compile runs in, so the tensors that torch's
 runtime wrappers create around the compiled graphs are fake too.
 
-Fake CUDA without a GPU (torch 2.13): a CUDA build of torch runs it (`FakeTensorMode` swaps in
-a no-op CUDA device guard when no device is present). A CPU-only build cannot: the first fake
-CUDA tensor that records autograd history aborts the process in C++ (autograd asks the missing
-CUDA device guard for the current stream), and even with a no-op guard in place autograd's
-engine, which aot_autograd uses to trace the joint graph, refuses with "Cannot access
-accelerator device when none is available", because the build has no CUDA. `check_fake_device`
-refuses that combination up front with a message that says so.
+Fake CUDA needs a CUDA device, on every supported torch. The joint graph is traced through
+autograd's C++ engine, which touches the CUDA device of every tensor it differentiates even when
+the tensors are fake. On a CPU-only build (2.13.0+cpu) the first fake CUDA tensor that records
+history aborts the process in C++ (no CUDA device guard), and with a no-op guard in place the
+engine refuses with "Cannot access accelerator device when none is available". On a CUDA build
+without a GPU (measured: 2.14.1+cu130 and 2.15.0+cu132 on this CPU) the engine fails with
+"hasPrimaryContext expects a valid device index, but got device_index=0". `check_fake_device`
+refuses both up front with a message that says so; with a GPU present, fake CUDA traces without
+allocating the model (a large model still fits, since nothing is materialised).
 """
 
 from __future__ import annotations
@@ -93,11 +95,20 @@ def is_fake(value: Any) -> bool:
 
 
 def check_fake_device(device: str) -> None:
-    """Refuse fake CUDA on a CPU-only torch build, before anything can abort the process."""
-    if device.startswith("cuda") and not torch.cuda._is_compiled():
+    """Refuse fake CUDA where torch cannot trace it (no CUDA device), before anything can abort
+    the process."""
+    if not device.startswith("cuda"):
+        return
+    if not torch.cuda._is_compiled():
         raise SettingsError(
-            "settings.execution: 'fake' with device 'cuda' needs a CUDA build of torch (it "
-            f"needs no GPU); this worker's torch {torch.__version__} is CPU-only, where "
-            "autograd cannot trace fake CUDA tensors. Use device 'cpu' (CPU op choices) or a "
-            "worker with a CUDA build of torch"
+            "settings.execution: 'fake' with device 'cuda' needs a CUDA build of torch and a "
+            f"CUDA device; this worker's torch {torch.__version__} is CPU-only, where autograd "
+            "cannot trace fake CUDA tensors. Use device 'cpu' (CPU op choices) or a GPU worker"
+        )
+    if torch.cuda.device_count() == 0:
+        raise SettingsError(
+            "settings.execution: 'fake' with device 'cuda' needs a CUDA device: torch "
+            f"{torch.__version__}'s autograd engine, which traces the joint graph, touches the "
+            "CUDA device even for fake tensors and fails without one ('hasPrimaryContext "
+            "expects a valid device index'). Use device 'cpu' (CPU op choices) or a GPU worker"
         )
