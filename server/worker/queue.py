@@ -87,11 +87,27 @@ class SecureSqliteStorage(SqliteStorage):  # type: ignore[misc]
 
     def drop_task(self, job_id: str) -> int:
         """Remove a waiting job's message (its snippet) from the queue; the count removed."""
-        pattern = json.dumps({"job_id": job_id})[1:-1].encode()
+        pattern = _job_pattern(job_id)
         with self.db(commit=True) as cursor:
             cursor.execute("DELETE FROM task WHERE queue = ? AND instr(data, ?) > 0",
                            (self.name, pattern))
             return int(cursor.rowcount)
+
+
+def _job_pattern(job_id: str) -> bytes:
+    """The bytes a queued message of `job_id` contains (its spec's `"job_id": "…"` pair)."""
+    return json.dumps({"job_id": job_id})[1:-1].encode()
+
+
+def drop_redis_task(storage: RedisStorage, job_id: str) -> int:
+    """Remove a waiting job's message (its snippet) from a Redis queue list; the count removed.
+    LREM takes the exact message bytes, so the list is read and each match removed by value."""
+    pattern = _job_pattern(job_id)
+    removed = 0
+    for data in storage.conn.lrange(storage.queue_key, 0, -1):
+        if pattern in data:
+            removed += int(storage.conn.lrem(storage.queue_key, 0, data))
+    return removed
 
 
 class Queues:
@@ -149,11 +165,13 @@ class Queues:
         self.wakeups[queue].set()
 
     def drop_pending(self, job_id: str) -> None:
-        """Take a job that no worker has started off its queue (SQLite; a Redis message stays
-        until a worker dequeues it and skips it: the job's claim says it was cancelled)."""
+        """Take a job that no worker has started off its queue, SQLite or Redis: its message
+        holds the snippet, which must not outlive a delete."""
         for huey in list(self.by_device.values()):
             if isinstance(huey.storage, SecureSqliteStorage):
                 huey.storage.drop_task(job_id)
+            elif isinstance(huey.storage, RedisStorage):
+                drop_redis_task(huey.storage, job_id)
 
     def disk_free_bytes(self) -> int | None:
         """Free bytes where the SQLite queue lives (None for Redis)."""

@@ -158,6 +158,25 @@ def test_redis_round_trip(redis_url: str, tmp_path: Path) -> None:
         backend.close()
 
 
+def test_a_deleted_job_leaves_no_message_in_redis(redis_url: str, tmp_path: Path) -> None:
+    """A job nobody has taken yet is purged from the Redis list on delete: its snippet with it."""
+    from server.jobs import JobSpec
+    from server.worker.queue import Queues
+
+    queues = Queues(redis_url, tmp_path)
+    marker = "SECRET_SNIPPET_TEXT_4711"
+    keep, drop = (JobSpec(job_id=i, source=f"# {marker} {i}\n", settings={}, device="cpu")
+                  for i in ("job-keep", "job-drop"))
+    queues.enqueue(keep)
+    queues.enqueue(drop)
+    assert queues.pending_job_ids() == {"job-keep", "job-drop"}
+    queues.drop_pending("job-drop")
+    assert queues.pending_job_ids() == {"job-keep"}
+    storage = queues.huey("cpu").storage
+    raw = b"".join(storage.conn.lrange(storage.queue_key, 0, -1))
+    assert f"{marker} job-keep".encode() in raw and f"{marker} job-drop".encode() not in raw
+
+
 def processes_mentioning(text: str) -> list[int]:
     out = []
     for p in os.listdir("/proc"):
