@@ -68,7 +68,7 @@ def test_cuda_path_loads_and_builds_the_model_once(tmp_path: Path,
     measured_models: list[Any] = []
 
     def fake_allocator(forward: Any, backward: Any, num_user_outputs: int,
-                       device: str = "cuda") -> Measured:
+                       device: str = "cuda", timed: frozenset[str] = frozenset()) -> Measured:
         m = measure_region(forward, backward, num_user_outputs, device="cpu")
         return Measured(device=device, method="cuda-allocator", peak_bytes=m.peak_bytes,
                         live_bytes=tuple(m.live_bytes()))
