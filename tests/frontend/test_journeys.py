@@ -102,7 +102,10 @@ def test_whole_journey(new_context: Any, server_url: str, shot: Any) -> None:
     page.click(f"#inspector button[data-link-kind=backward][data-link-node='{name}']")
     page.wait_for_selector(f".graph-view [id='n:{name}'].selected", timeout=30_000)
     assert page.get_attribute("#graph-tabs [data-graph=backward]", "aria-selected") == "true"
-    assert f"Recompute of forward node {name}" in page.locator("#inspector").inner_text()
+    inspector = page.locator("#inspector").inner_text()
+    assert f"Recompute of forward node {name}" in inspector
+    # a backward node has no what-if actions: nothing may stand in their place
+    assert "null" not in inspector.split(), inspector
     shot(page, "journey-06-backward-recompute")
 
     # Memory tab: clicking the timeline's peak selects its node in the graph.

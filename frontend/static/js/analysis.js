@@ -266,7 +266,8 @@ function renderInspector() {
     if (saved) links.push(h("div", {}, `Receives the saved ${saved.kind} `, link(saved.forward_node, saved.forward_node, "forward")));
     if (graphNodes("joint").has(node.name)) links.push(h("div", {}, "In the joint graph: ", link(node.name, node.name, "joint")));
   }
-  box.replaceChildren(
+  // replaceChildren would print a null child as the text "null": keep only real nodes
+  box.replaceChildren(...[
     h("h3", {}, node.name, " ", h("span", { class: `status-pill ${node.status}` }, node.status.replace("_", " "))),
     node.why ? h("p.why", { title: "why this node ended up saved, recomputed or forward-only" }, node.why) : null,
     h("dl", {},
@@ -287,7 +288,7 @@ function renderInspector() {
     ),
     links.length ? h("div.links", {}, ...links) : null,
     whatifActions(node, state.graph),
-  );
+  ].filter((c) => c != null));
 }
 
 // ---- source panel ------------------------------------------------------------------------------
