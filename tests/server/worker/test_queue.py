@@ -65,7 +65,9 @@ def test_cancel_kills_the_running_sandbox(backend: WorkerBackend) -> None:
     outcome = backend.outcome(job_id)
     assert outcome is not None and outcome.error is not None
     assert outcome.error["code"] == "cancelled"
-    assert backend.events(job_id)[-1].stage == "cancelled"
+    # `finish` writes the outcome, then its final event (readers build the status from the
+    # outcome): the event may land a moment after the outcome is visible
+    wait_for(lambda: backend.events(job_id)[-1].stage == "cancelled", 5, "the cancelled event")
     assert not backend.cancel(job_id)  # already finished
     wait_for(lambda: len(sandbox_pids()) <= 3, 15, "the cancelled sandbox to be gone")
 
@@ -207,7 +209,8 @@ def test_worker_killed_mid_job_fails_the_job_with_a_reason(tmp_path: Path,
         outcome = producer.outcome(job_id)
         assert outcome is not None and outcome.error is not None
         assert "stopped responding" in outcome.error["message"], outcome.error
-        assert producer.events(job_id)[-1].stage == "failed"
+        # the outcome is written before its final event (see test_cancel_kills_…)
+        wait_for(lambda: producer.events(job_id)[-1].stage == "failed", 5, "the failed event")
         # its sandboxes (their command lines name its work dir) died with it: die-with-parent
         left = [r for r in Path(tempfile.gettempdir()).glob("ckpt-sandboxes-*")
                 if (r / "owner").exists() and (r / "owner").read_text() == str(worker.pid)]
