@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     torch_version = None
     if args.python:
-        from .worker.interpreters import probe_torch_version
+        from ckpt_core.torches import probe_torch_version
 
         try:
             torch_version = probe_torch_version(args.python)

@@ -4,6 +4,7 @@ container runtime; these checks need none.)"""
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,22 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return out
 
 
+def compose_file(env: dict[str, str] | None = None) -> Any:
+    """compose.yaml with its `${VAR:-default}` / `${VAR-default}` filled in as compose does:
+    from `env`, else the default (what `docker compose up` runs with nothing set)."""
+    env = env or {}
+
+    def fill(m: re.Match[str]) -> str:
+        name, colon, default = m.group(1), m.group(2), m.group(3) or ""
+        value = env.get(name)
+        if value is None or (colon and value == ""):
+            return default
+        return value
+
+    text = re.sub(r"\$\{(\w+)(?:(:?)-([^}]*))?\}", fill, (REPO / "compose.yaml").read_text())
+    return yaml.safe_load(text)
+
+
 def worker_args(command: list[str]) -> Any:
     assert command[:2] == ["ckpt", "worker"], command
     return build_parser([cli_serve, cli_worker]).parse_args(command[1:])
@@ -46,7 +63,7 @@ def test_everything_the_dockerfile_copies_is_in_the_repository() -> None:
 
 
 def test_compose_consumes_every_queue_the_server_uses() -> None:
-    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    compose = compose_file()
     server = compose["services"]["server"]
     worker = compose["services"]["worker"]
     env = {k: str(v) for k, v in server["environment"].items()}
@@ -65,10 +82,27 @@ def test_compose_consumes_every_queue_the_server_uses() -> None:
 
 
 def test_the_worker_image_runs_the_compose_worker_command() -> None:
-    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    compose = compose_file()
     cmds = [rest for word, rest in dockerfile_instructions() if word == "CMD"]
     import json
 
     worker_cmd = json.loads(cmds[-1])  # the last stage is the worker
     assert worker_cmd == compose["services"]["worker"]["command"]
     worker_args(worker_cmd)  # parses: every flag exists
+
+
+def test_compose_without_a_gpu_serves_the_cpu_queue_it_defaults_to() -> None:
+    """What scripts/containers runs on a host without a GPU: the same file, two variables."""
+    compose = compose_file({"CKPT_WORKER_GPUS": "", "CKPT_DEVICE": "cpu"})
+    env = {k: str(v) for k, v in compose["services"]["server"]["environment"].items()}
+    settings = ServerSettings.from_env(env)
+    cpu_workers, gpus = cli_worker.consumers(worker_args(compose["services"]["worker"]["command"]))
+    assert (settings.device, cpu_workers, gpus) == ("cpu", 1, [])
+
+
+def test_the_dockerfile_base_and_torch_sources_are_arguments() -> None:
+    """scripts/containers builds on a local Debian image and local torch wheels."""
+    instructions = dockerfile_instructions()
+    args = {rest.split("=", 1)[0] for word, rest in instructions if word == "ARG"}
+    assert {"PYTHON_IMAGE", "TORCH_PIP_ARGS", "TORCH_CUDA_PIP_ARGS", "PIP_CERT"} <= args
+    assert ("FROM", "${PYTHON_IMAGE} AS base") in instructions

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from . import analyze, diff, export, sweep, whatif
+from . import analyze, diff, export, sweep, torch_versions, whatif
 
 #: Subcommand modules; each has `register(subparsers)` which sets `func` on its parser.
-COMMANDS: list[ModuleType] = [analyze, diff, sweep, whatif, export]
+COMMANDS: list[ModuleType] = [analyze, diff, sweep, whatif, export, torch_versions]
 
 
 def build_parser(extra: Sequence[ModuleType] = ()) -> argparse.ArgumentParser:
@@ -32,8 +32,11 @@ def build_parser(extra: Sequence[ModuleType] = ()) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, extra: Sequence[ModuleType] = ()) -> int:
     parser = build_parser(extra)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    if getattr(args, "torch", None):
+        return torch_versions.run_elsewhere(args.torch, argv, lambda: func(args))
     return func(args)
 
 

@@ -40,6 +40,10 @@ def add_settings_arguments(p: argparse.ArgumentParser) -> None:
                    default="auto", help=HELP["cost_profile"])
     g.add_argument("--execution", choices=("real", "fake"), default="real",
                    help=HELP["execution"])
+    g.add_argument("--torch", metavar="VERSION|PYTHON",
+                   help="run under another installed torch: a version (e.g. 2.15.0; "
+                   "`ckpt torch-versions` lists them) or a virtualenv's bin/python. Default: "
+                   "this interpreter's torch. Diff two versions' documents with `ckpt diff`.")
 
 
 def parse_dynamo_config(items: list[str]) -> dict[str, Any]:

@@ -121,16 +121,33 @@ def _system_binds() -> list[str]:
     return args
 
 
+#: the program directories `_system_binds` empties
+_EMPTIED = ("/usr/bin", "/usr/sbin", "/usr/local/bin")
+
+
 def _interpreter_binds(python: str) -> list[str]:
-    """Bind the interpreter back when it lives in a directory `_system_binds` emptied."""
-    real = Path(python).resolve()
+    """Bring back the interpreter's chain of links, and the program it ends in, wherever they
+    lie in a directory `_system_binds` emptied. A virtualenv's `bin/python` often points at
+    `/usr/bin/python`, itself a link to `python3` and on to `python3.11` (Debian's Python, the
+    official python images' /usr/local/bin): every hop must exist in the sandbox."""
     args: list[str] = []
-    if str(real.parent) in ("/usr/bin", "/usr/sbin", "/usr/local/bin"):
-        args += ["--ro-bind", str(real), str(real)]
-    link = Path(python)
-    if link != real and str(link.parent) in ("/usr/bin", "/usr/local/bin"):
-        args += ["--symlink", str(real), str(link)]
+    path = _canonical_parent(Path(python).absolute())
+    seen: set[Path] = set()
+    while path.is_symlink() and path not in seen:
+        seen.add(path)
+        target = os.readlink(path)
+        if str(path.parent) in _EMPTIED:
+            args += ["--symlink", target, str(path)]
+        path = _canonical_parent(path.parent / target)
+    if str(path.parent) in _EMPTIED:
+        args += ["--ro-bind", str(path), str(path)]
     return args
+
+
+def _canonical_parent(path: Path) -> Path:
+    """`path` with its directory's links resolved (/bin/python3 → /usr/bin/python3) and its
+    own name kept (it may be a link to follow)."""
+    return path.parent.resolve() / path.name
 
 
 def gpu_binds(gpu: int) -> list[str]:
@@ -284,7 +301,11 @@ def _probe_namespaces(config: SandboxConfig) -> None:
     if ids is not None:
         os.chown(probe_dir, *ids)
     argv = command(config, probe_dir, None, [])
-    argv = [*argv[:-1], "-c", "import ckpt_core"]  # the entry script is the last argument
+    # the entry script is the last argument; another torch's virtualenv (`--python`) finds
+    # ckpt_core where the entry does, through CKPT_CORE_PARENT
+    probe = ("import os, sys; sys.path.append(os.environ['CKPT_CORE_PARENT']); "
+             "import ckpt_core")
+    argv = [*argv[:-1], "-c", probe]
     try:
         proc = subprocess.run(argv, env=sandbox_env(config), capture_output=True, text=True,
                               timeout=120)

@@ -149,3 +149,26 @@ def test_unreachable_paths_are_explained(tmp_path: Path) -> None:
     with pytest.raises(SandboxUnavailableError) as info:
         host_config(private / "sandboxes", trusted_local=False)
     assert "chmod o+x" in info.value.message
+
+
+def test_every_link_to_the_interpreter_in_an_emptied_directory_is_brought_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Debian venv: bin/python → /usr/bin/python → python3 → python3.11 (the file)."""
+    from server.worker import sandbox
+
+    usr_bin = tmp_path / "usr" / "bin"
+    usr_bin.mkdir(parents=True)
+    (usr_bin / "python3.11").write_bytes(b"")
+    (usr_bin / "python3").symlink_to("python3.11")
+    (usr_bin / "python").symlink_to(usr_bin / "python3")
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(usr_bin / "python")
+    monkeypatch.setattr(sandbox, "_EMPTIED", (str(usr_bin),))
+    assert sandbox._interpreter_binds(str(venv_bin / "python")) == [
+        "--symlink", str(usr_bin / "python3"), str(usr_bin / "python"),
+        "--symlink", "python3.11", str(usr_bin / "python3"),
+        "--ro-bind", str(usr_bin / "python3.11"), str(usr_bin / "python3.11"),
+    ]
+    # an interpreter outside the emptied directories needs nothing
+    assert sandbox._interpreter_binds(str(tmp_path / "venv" / "bin" / "nothing")) == []

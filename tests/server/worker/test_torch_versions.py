@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from ckpt_core.torches import probe_torch_version
 from server.jobs import JobSpec, queue_name, queue_torch_version
 from server.worker import SandboxUnavailableError, make_backend
-from server.worker.interpreters import probe_torch_version
 
 from .conftest import EXAMPLES, TEST_LIMITS, wait_for
 
@@ -84,9 +84,9 @@ def test_a_worker_on_another_torch_analyses_with_it(version: str, tmp_path: Path
                     f"(scripts/torch_versions --setup-only {version} makes one)")
     torch_version = probe_torch_version(python)
     assert torch_version.startswith(version)
-    # trusted-local: the interpreter switch is what is tested here (and it runs where
-    # bubblewrap cannot); the sandbox binds any interpreter's roots the same way
-    backend = make_backend(None, tmp_path, limits=TEST_LIMITS, trusted_local=True)
+    # in the real sandbox: it must bind the other virtualenv and its base Python read-only,
+    # and the sandbox user must be able to read them (scripts/torch_versions makes them so)
+    backend = make_backend(None, tmp_path, limits=TEST_LIMITS)
     try:
         try:
             backend.start_embedded_consumer(python=python, torch_version=torch_version)
