@@ -4,6 +4,8 @@
 # The worker runs snippets in bubblewrap sandboxes; see README "Deployment" for the container
 # permissions that needs (user namespaces, no default seccomp/AppArmor profile on the worker).
 
+# The base image: any Debian bookworm with Python 3.11 as `python` (scripts/containers builds one
+# with debootstrap where no registry can be reached, and passes it here).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # ---- base: Debian packages, the sandbox user, the project without torch -------------------
@@ -21,7 +23,11 @@ ENV PATH=/opt/venv/bin:$PATH
 
 # ---- server: the CPU build of torch ------------------------------------------------------
 FROM base AS server
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# where the CPU build of torch comes from (scripts/containers points pip at a local wheel);
+# PIP_CERT: a CA bundle for pip behind a TLS-intercepting proxy (unset: pip's own)
+ARG TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+ARG PIP_CERT
+RUN pip install ${TORCH_PIP_ARGS} torch==2.13.0
 COPY pyproject.toml README.md ./
 COPY ckpt_core ckpt_core
 COPY server server
@@ -37,8 +43,9 @@ CMD ["ckpt", "serve", "--host", "0.0.0.0", "--port", "8000"]
 # ---- worker: the CUDA build of the same torch ---------------------------------------------
 FROM base AS worker
 # CUDA wheels bundle their CUDA runtime; the host's NVIDIA container toolkit adds the driver
-ARG TORCH_CUDA_INDEX=https://download.pytorch.org/whl/cu128
-RUN pip install --index-url ${TORCH_CUDA_INDEX} torch==2.13.0
+ARG TORCH_CUDA_PIP_ARGS="--index-url https://download.pytorch.org/whl/cu128"
+ARG PIP_CERT
+RUN pip install ${TORCH_CUDA_PIP_ARGS} torch==2.13.0
 COPY pyproject.toml README.md ./
 COPY ckpt_core ckpt_core
 COPY server server
