@@ -32,7 +32,6 @@ from .model import (
     NodeRow,
     NodeState,
     RegionChange,
-    SecondsDelta,
 )
 
 ROOT_MODULE = "(root)"
@@ -221,7 +220,7 @@ def _compare(
     )
 
 
-def _time_delta(a: Mapping[str, Any], b: Mapping[str, Any]) -> SecondsDelta | None:
+def _time_delta(a: Mapping[str, Any], b: Mapping[str, Any]) -> Delta[float] | None:
     """Δ estimated recompute time, when both documents were costed on the same profile."""
     sa, sb = a.get("summary") or {}, b.get("summary") or {}
     ta, tb = sa.get("recompute_time_s"), sb.get("recompute_time_s")
@@ -229,7 +228,7 @@ def _time_delta(a: Mapping[str, Any], b: Mapping[str, Any]) -> SecondsDelta | No
         return None
     if sa.get("cost_profile") != sb.get("cost_profile"):
         return None
-    return SecondsDelta(float(ta), float(tb))
+    return Delta(float(ta), float(tb))
 
 
 def _groups(module: str | None) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 DIFF_SCHEMA_VERSION = 1
 
@@ -148,30 +148,19 @@ class Moved:
         return {"count": self.count, "bytes": self.bytes}
 
 
+#: a figure a comparison subtracts: a count of bytes or FLOPs, or the cost model's seconds
+N = TypeVar("N", int, float)
+
+
 @dataclass(frozen=True)
-class Delta:
+class Delta(Generic[N]):
     """A figure in the base and the other analysis; `delta = after - before`."""
 
-    before: int
-    after: int
+    before: N
+    after: N
 
     @property
-    def delta(self) -> int:
-        return self.after - self.before
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"before": self.before, "after": self.after, "delta": self.delta}
-
-
-@dataclass(frozen=True)
-class SecondsDelta:
-    """An estimated time (the cost model's, in seconds) in the base and the other analysis."""
-
-    before: float
-    after: float
-
-    @property
-    def delta(self) -> float:
+    def delta(self) -> N:
         return self.after - self.before
 
     def to_dict(self) -> dict[str, Any]:
@@ -228,10 +217,10 @@ class ComparisonSummary:
     recomputed_to_saved: Moved
     transitions: dict[str, int]
     policy_changes: int
-    saved_activation_bytes: Delta
-    recompute_flops: Delta
-    peak_bytes: Delta | None
-    recompute_time_s: SecondsDelta | None = None
+    saved_activation_bytes: Delta[int]
+    recompute_flops: Delta[int]
+    peak_bytes: Delta[int] | None
+    recompute_time_s: Delta[float] | None = None
 
     def is_empty(self) -> bool:
         return not (self.added_count or self.removed_count or self.transitions
@@ -261,9 +250,9 @@ class RegionChange:
     """Per compiled region: saved-activation bytes, recompute FLOPs and peak (when known)."""
 
     region: int
-    saved_activation_bytes: Delta
-    recompute_flops: Delta
-    peak_bytes: Delta | None
+    saved_activation_bytes: Delta[int]
+    recompute_flops: Delta[int]
+    peak_bytes: Delta[int] | None
 
     def to_dict(self) -> dict[str, Any]:
         return {

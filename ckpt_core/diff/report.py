@@ -48,7 +48,7 @@ def signed(value: int, fmt: Callable[[int], str]) -> str:
     return ("+" if value > 0 else "") + fmt(value) if value else "0"
 
 
-def _delta(name: str, d: Delta | None, fmt: Callable[[int], str], missing: str) -> str:
+def _delta(name: str, d: Delta[int] | None, fmt: Callable[[int], str], missing: str) -> str:
     if d is None:
         return f"  Δ {name}: {missing}"
     return f"  Δ {name}: {signed(d.delta, fmt)} ({fmt(d.before)} → {fmt(d.after)})"
