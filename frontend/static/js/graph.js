@@ -3,96 +3,23 @@
 // nested, several at once, or all to a depth) as clusters. Every laid-out SVG is kept by URL, so
 // going back to a state already seen costs no request. Colours, policy outlines and saved fw→bw
 // highlights are classes added from the analysis document, so the view says the same thing
-// whatever styling the server's SVG carries.
-import { api, fetchSvg } from "./api.js";
+// whatever styling the server's SVG carries. Node and path helpers live in graph_model.js, pan
+// and zoom (mixed in below) and the legend in graph_view.js, the SVG cache in svg_cache.js.
+import { api } from "./api.js";
+import { ancestors, groupPaths, idOf, matches, nodeName, policyClass } from "./graph_model.js";
+import { PanZoom } from "./graph_view.js";
+import { cachedSvg, svgKnown, svgReady } from "./svg_cache.js";
 import { h } from "./util.js";
 
+export { groupPaths } from "./graph_model.js";
+export { legend } from "./graph_view.js";
+
 const SVGNS = "http://www.w3.org/2000/svg";
-
-export function policyClass(node) {
-  const p = node.policy || node.requested_policy;
-  const cls = [];
-  if (p) cls.push(p.startsWith("MUST") ? "pol-must" : "pol-prefer");
-  if (node.requested_policy && node.policy && node.requested_policy !== node.policy) cls.push("pol-changed");
-  return cls;
-}
-
-/** Splits "blocks.3.attn" (or "blocks.3/ac1") into its ancestor paths. */
-function ancestors(path) {
-  const out = [];
-  const re = /[./]/g;
-  let m;
-  while ((m = re.exec(path))) out.push(path.slice(0, m.index));
-  out.push(path);
-  return out.filter(Boolean);
-}
-
-function idOf(el) { return el.getAttribute("id") || ""; }
-
-/** Search words for ops whose aten names users do not type (`sdpa` → scaled_dot_product_*). */
-export const OP_ALIASES = {
-  sdpa: ["scaled_dot_product"], attention: ["scaled_dot_product", "bmm", "_softmax"], attn: ["scaled_dot_product"],
-  flash: ["flash_attention"], matmul: ["mm.", "bmm", "addmm", "matmul"], linear: ["addmm", "mm."],
-  layernorm: ["native_layer_norm"], ln: ["native_layer_norm"], norm: ["layer_norm", "batch_norm", "rms_norm"],
-  softmax: ["_softmax"], dropout: ["native_dropout", "philox", "rand", "bernoulli"], rng: ["philox", "rng_state", "rand"],
-  gelu: ["gelu"], relu: ["relu", "threshold_backward"], conv: ["convolution"], embedding: ["embedding"],
-  add: ["add."], mul: ["mul."], cat: ["cat."], view: ["view", "reshape", "_unsafe_view"], transpose: ["transpose", "permute", "t."],
-};
-
-/** Does `node` match the lower-case query (name, op, module, or an op alias)? */
-export function matches(node, q) {
-  const target = (node.target || "").toLowerCase();
-  if (node.name.toLowerCase().includes(q) || target.includes(q) || (node.module || "").toLowerCase().includes(q)) return true;
-  return (OP_ALIASES[q] || []).some((a) => target.includes(a));
-}
-
-/** A small LRU of laid-out SVG texts by URL: states already seen render without a request. */
-const SVG_CACHE = new Map();
-const SVG_CACHE_MAX = 96;
-async function cachedSvg(url) {
-  if (SVG_CACHE.has(url)) {
-    const hit = SVG_CACHE.get(url);
-    SVG_CACHE.delete(url);
-    SVG_CACHE.set(url, hit);
-    return hit;
-  }
-  const pending = fetchSvg(url);
-  SVG_CACHE.set(url, pending);
-  try {
-    const text = await pending;
-    SVG_CACHE.set(url, text);
-    while (SVG_CACHE.size > SVG_CACHE_MAX) SVG_CACHE.delete(SVG_CACHE.keys().next().value);
-    return text;
-  } catch (e) {
-    SVG_CACHE.delete(url);
-    throw e;
-  }
-}
-
-/** "n:addmm_3", "n:primals_1~2" (a placeholder drawn again beside another consumer), "x:mm" (a stub). */
-function nodeName(id) { return id.slice(2).replace(/~\d+$/, ""); }
 
 function setTitle(el, text) {
   let t = el.querySelector(":scope > title");
   if (!t) { t = document.createElementNS(SVGNS, "title"); el.prepend(t); }
   t.textContent = text;
-}
-
-/** Each node's group path, as the server groups them (server/layout/hierarchy.py `group_paths`):
- *  its module; else its parameter's owner; else the module of the node with the same seq_nr;
- *  else its first input's. Used to open the level that shows a node. */
-export function groupPaths(nodes, reference = []) {
-  const bySeq = new Map();
-  for (const n of [...reference, ...nodes]) if (n.module && n.seq_nr != null && !bySeq.has(n.seq_nr)) bySeq.set(n.seq_nr, n.module);
-  const paths = new Map();
-  for (const n of nodes) {
-    let p = n.module;
-    if (!p && n.param) p = n.param.slice(0, Math.max(0, n.param.lastIndexOf(".")));
-    if (!p && n.seq_nr != null) p = bySeq.get(n.seq_nr);
-    if (!p && n.op !== "placeholder" && n.op !== "output") p = (n.inputs || []).map((i) => paths.get(i)).find(Boolean);
-    paths.set(n.name, p || "");
-  }
-  return paths;
 }
 
 export class GraphExplorer {
@@ -170,7 +97,7 @@ export class GraphExplorer {
     this.depthSelect.value = String(this.depth);
     this.renderCrumbs();
     const url = this.svgUrl();
-    const cached = typeof SVG_CACHE.get(url) === "string";
+    const cached = svgReady(url);
     if (!cached) {
       this.view.querySelector(".loading")?.remove();
       this.view.append(h("div.loading", { role: "status" }, "Laying out…"));
@@ -240,13 +167,6 @@ export class GraphExplorer {
     return this.load(this.level, { keepOpen: true });
   }
 
-  /** An element's box in the SVG's user space (dot's graph group carries a transform). */
-  boxOf(el) {
-    const r = el.getBoundingClientRect();
-    const a = this.toSvgPoint(r.left, r.top), b = this.toSvgPoint(r.right, r.bottom);
-    return { x: a.x, y: a.y, width: b.x - a.x, height: b.y - a.y };
-  }
-
   /** After a toggle: an opened group is framed (its contents fill the view, never blown up
    *  beyond 1.3×); a closed one stays where it was on screen, at the same zoom. */
   keepInView(path, before) {
@@ -271,14 +191,7 @@ export class GraphExplorer {
   prefetch(path) {
     if (!path || this.open.has(path)) return;
     const url = this.svgUrl(this.level, new Set([...this.open, path]));
-    if (!SVG_CACHE.has(url)) cachedSvg(url).catch(() => {});
-  }
-
-  readViewBox(svg) {
-    const vb = svg.getAttribute("viewBox");
-    if (vb) { const [x, y, w, hgt] = vb.split(/[\s,]+/).map(Number); return { x, y, w, h: hgt }; }
-    const bb = svg.getBBox();
-    return { x: bb.x, y: bb.y, w: bb.width || 100, h: bb.height || 100 };
+    if (!svgKnown(url)) cachedSvg(url).catch(() => {});
   }
 
   decorate() {
@@ -468,68 +381,6 @@ export class GraphExplorer {
     if (list) this.results.classList.remove("hidden");
   }
 
-  // ---- pan & zoom -----------------------------------------------------------------------------
-  setViewBox(v, { notify = true } = {}) {
-    this.vb = v;
-    this.svg?.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
-    if (notify && this.base) this.opts.onView?.(this.relativeView());
-  }
-
-  /** The view as fractions of the level's extent (another layout of the same level can follow). */
-  relativeView() {
-    const b = this.base, v = this.vb;
-    return { x: (v.x - b.x) / b.w, y: (v.y - b.y) / b.h, w: v.w / b.w, h: v.h / b.h };
-  }
-
-  /** Shows the same part of this level as `rel` (from `relativeView` of another pane). */
-  followView(rel) {
-    if (!this.base) return;
-    const b = this.base;
-    this.setViewBox({ x: b.x + rel.x * b.w, y: b.y + rel.y * b.h, w: rel.w * b.w, h: rel.h * b.h }, { notify: false });
-  }
-
-  fit() {
-    if (!this.base) return;
-    const pad = Math.max(this.base.w, this.base.h) * 0.02;
-    // A small level is shown at most 1.3× its natural size, not blown up to the whole view.
-    const minW = (this.view.clientWidth || 800) / 1.3, minH = (this.view.clientHeight || 500) / 1.3;
-    const w = Math.max(this.base.w + 2 * pad, minW), hh = Math.max(this.base.h + 2 * pad, minH);
-    const cx = this.base.x + this.base.w / 2, cy = this.base.y + this.base.h / 2;
-    this.setViewBox({ x: cx - w / 2, y: cy - hh / 2, w, h: hh });
-  }
-
-  zoom(factor, cx, cy) {
-    if (!this.vb) return;
-    const v = this.vb;
-    const px = cx ?? v.x + v.w / 2, py = cy ?? v.y + v.h / 2;
-    const w = Math.max(20, Math.min(this.base.w * 20, v.w * factor));
-    const k = w / v.w;
-    this.setViewBox({ x: px - (px - v.x) * k, y: py - (py - v.y) * k, w, h: v.h * k });
-  }
-
-  pan(dx, dy) {
-    if (!this.vb) return;
-    this.setViewBox({ ...this.vb, x: this.vb.x + dx, y: this.vb.y + dy });
-  }
-
-  toSvgPoint(clientX, clientY) {
-    const pt = this.svg.createSVGPoint();
-    pt.x = clientX; pt.y = clientY;
-    return pt.matrixTransform(this.svg.getScreenCTM().inverse());
-  }
-
-  centerOn(el) {
-    if (!this.vb || !this.svg) return;
-    const r = el.getBoundingClientRect();
-    const vr = this.view.getBoundingClientRect();
-    if (r.left >= vr.left && r.right <= vr.right && r.top >= vr.top && r.bottom <= vr.bottom && r.width > 8) return;
-    const c = this.toSvgPoint(r.left + r.width / 2, r.top + r.height / 2);
-    // Zoom in far enough to read the node when the level is large.
-    const scale = r.width < 30 && r.width > 0 ? Math.max(0.15, r.width / 90) : 1;
-    const w = this.vb.w * scale, hh = this.vb.h * scale;
-    this.setViewBox({ x: c.x - w / 2, y: c.y - hh / 2, w, h: hh });
-  }
-
   bindPanZoom() {
     let drag = null;
     this.view.addEventListener("wheel", (e) => {
@@ -605,17 +456,4 @@ export class GraphExplorer {
   }
 }
 
-export function legend(kind) {
-  const sw = (cls, label, color) => h("span", {}, h("span.sw", { style: `background:${color}` }), label);
-  const items = kind === "backward"
-    ? [sw("", "saved (input from forward)", "var(--saved)"), sw("", "recompute", "var(--recomputed)"), sw("", "gradient", "var(--gradient)"), sw("", "tangent", "var(--tangent)")]
-    : [sw("", "saved for backward", "var(--saved)"), sw("", "recomputed in backward", "var(--recomputed)"), sw("", "forward only", "var(--forward-only)"),
-      ...(kind === "joint" ? [sw("", "gradient", "var(--gradient)"), sw("", "tangent", "var(--tangent)")] : []),
-      sw("", "parameter", "var(--parameter)"), sw("", "input", "var(--input)")];
-  return h("div.legend", { "aria-label": "Legend" }, ...items,
-    h("span", {}, h("span.ol", { style: "border:2px solid var(--must)" }), "MUST_* policy"),
-    h("span", {}, h("span.ol", { style: "border:2px dashed var(--must)" }), "PREFER_* policy"),
-    h("span", {}, h("span.ol", { style: "border:3px solid var(--danger)" }), "requested ≠ effective policy"),
-    kind !== "backward" ? h("span", {}, h("span.ol", { style: "border:1px solid #999;box-shadow:3px 0 0 var(--saved)" }), "handed to backward (saved fw→bw edge)") : null,
-    h("span", {}, h("span.ol", { style: "border:1px dashed #7d8ba0;background:#eef2f8" }), "group: click to expand"));
-}
+Object.assign(GraphExplorer.prototype, PanZoom);
