@@ -18,16 +18,20 @@ from pathlib import Path
 #: importing a CUDA build of torch (and ckpt_core's capture) takes a while on a cold disk
 PROBE_TIMEOUT_S = 300.0
 
+#: how another interpreter finds ckpt_core when its virtualenv has none: the directory
+#: `core_parent()` names, passed as CKPT_CORE_PARENT (the sandbox's probe and entry do the same)
+FIND_CKPT_CORE = "import os, sys; sys.path.append(os.environ['CKPT_CORE_PARENT'])\n"
+
 _PROBE = (
-    "import os, sys\n"
-    "sys.path.append(os.environ['CKPT_CORE_PARENT'])\n"
-    "import torch\n"
+    FIND_CKPT_CORE
+    + "import torch\n"
     "import ckpt_core.capture\n"
     "print(torch.__version__)\n"
 )
 
 #: runs `python -m ckpt_core ARGS` with this checkout's ckpt_core, in isolated mode (-I: no
-#: PYTHONPATH or user site from the caller's environment leaks into the other interpreter)
+#: PYTHONPATH or user site from the caller's environment leaks into the other interpreter);
+#: first on the path, unlike FIND_CKPT_CORE: the command must run this checkout's code
 _BOOT = (
     "import os, sys\n"
     "sys.path.insert(0, os.environ['CKPT_CORE_PARENT'])\n"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import ckpt_core
 from ckpt_core.errors import SandboxError
+from ckpt_core.torches import FIND_CKPT_CORE, core_parent
 
 from .cgroups import CgroupManager
 from .seccomp import ARCHES
@@ -203,7 +204,7 @@ def sandbox_env(config: SandboxConfig, control_fd: int = 3) -> dict[str, str]:
         "CKPT_CONTROL_FD": str(control_fd),
         "CKPT_PRELOAD": "1" if config.preload else "0",
         # where ckpt_core lives (bound read-only): another torch's virtualenv does not have it
-        "CKPT_CORE_PARENT": str(Path(ckpt_core.__file__).resolve().parent.parent),
+        "CKPT_CORE_PARENT": core_parent(),
         # the hidden-GPU case must not fall back to another GPU
         "CUDA_VISIBLE_DEVICES": "" if config.gpu is None else str(config.gpu),
     }
@@ -303,9 +304,7 @@ def _probe_namespaces(config: SandboxConfig) -> None:
     argv = command(config, probe_dir, None, [])
     # the entry script is the last argument; another torch's virtualenv (`--python`) finds
     # ckpt_core where the entry does, through CKPT_CORE_PARENT
-    probe = ("import os, sys; sys.path.append(os.environ['CKPT_CORE_PARENT']); "
-             "import ckpt_core")
-    argv = [*argv[:-1], "-c", probe]
+    argv = [*argv[:-1], "-c", FIND_CKPT_CORE + "import ckpt_core"]
     try:
         proc = subprocess.run(argv, env=sandbox_env(config), capture_output=True, text=True,
                               timeout=120)
