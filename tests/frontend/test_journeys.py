@@ -88,8 +88,8 @@ def test_whole_journey(new_context: Any, server_url: str, shot: Any) -> None:
         target = page.locator(".graph-view [id^='n:'].st-recomputed").first
     name = target.get_attribute("id").removeprefix("n:")
     target.click()
-    page.wait_for_function(
-        f"document.querySelector('#inspector h3')?.textContent.startsWith({json.dumps(name)})")
+    page.wait_for_function("() => document.querySelector('#inspector h3')?.textContent"
+                           f".startsWith({json.dumps(name)})")
     text = page.locator("#inspector").inner_text()
     assert "recomputed" in text and "op" in text and "policy" in text
     assert "Recomputed in backward as" in text
@@ -366,7 +366,7 @@ def test_upload_and_drop_a_file(new_context: Any, tmp_path: Path) -> None:
     snippet = tmp_path / "two_regions.py"
     snippet.write_text((REPO / "examples" / "two_regions.py").read_text())
     page.set_input_files("#file-input", str(snippet))
-    page.wait_for_function("window.ckptEditor.getValue().includes('example_inputs')")
+    page.wait_for_function("() => window.ckptEditor.getValue().includes('example_inputs')")
     assert page.input_value("#snippet-name") == "two_regions.py"
     page.evaluate("""() => {
       const dt = new DataTransfer();
@@ -374,7 +374,7 @@ def test_upload_and_drop_a_file(new_context: Any, tmp_path: Path) -> None:
       document.querySelector('#editor-panel').dispatchEvent(
         new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
     }""")
-    page.wait_for_function("window.ckptEditor.getValue().startsWith('import torch\\nmodel')")
+    page.wait_for_function("() => window.ckptEditor.getValue().startsWith('import torch\\nmodel')")
     assert page.input_value("#snippet-name") == "dropped.py"
 
 
@@ -437,7 +437,7 @@ def test_whatif_apply_shows_the_new_plan(new_context: Any, server_url: str, shot
     page = new_context().new_page()
     page.goto(f"/a/{analysis_id}#graph=forward&node=addmm_1")
     ready(page)
-    page.wait_for_function("document.querySelector('#inspector h3')?.textContent"
+    page.wait_for_function("() => document.querySelector('#inspector h3')?.textContent"
                            ".includes('addmm_1')")
     page.click("[data-whatif='op:aten.addmm.default|MUST_SAVE']")
     bar = page.locator("#whatif-bar")
@@ -460,7 +460,7 @@ def test_whatif_apply_shows_the_new_plan(new_context: Any, server_url: str, shot
     panel = page.locator("#whatif")
     panel.wait_for()
     assert "op:aten.addmm.default → save" in panel.inner_text()
-    page.wait_for_function("document.querySelector('#whatif-changes')?.textContent"
+    page.wait_for_function("() => document.querySelector('#whatif-changes')?.textContent"
                            ".includes('changed fate')", timeout=30_000)
     assert page.locator(".whatif-moved li").count() > 0
     assert page.locator(".graph-view .match").count() > 0  # the changes, highlighted
